@@ -1,0 +1,200 @@
+#include "xgrad/node.h"
+
+#include <atomic>
+
+#include "tensor_impl.h"
+#include "xgrad/grad_mode.h"
+#include "xgrad/ops.h"
+
+namespace xgrad {
+
+// ---------------------------------------------------------------- release without recursion
+
+// Dropping the last reference to the head of a long chain would destroy node -> edge -> node ...
+// recursively. Instead every destructor hands the nodes it owns to this per-thread list and only
+// the outermost call drains it, so the depth stays constant.
+namespace {
+thread_local std::vector<std::shared_ptr<Node>> pending_release;
+thread_local bool draining = false;
+}  // namespace
+
+void release_node(std::shared_ptr<Node>&& node) {
+  if (!node) return;
+  if (node.use_count() > 1) {  // not the last owner: nothing to unwind
+    node.reset();
+    return;
+  }
+  pending_release.push_back(std::move(node));
+  if (draining) return;
+  draining = true;
+  while (!pending_release.empty()) {
+    std::shared_ptr<Node> n = std::move(pending_release.back());
+    pending_release.pop_back();
+    n.reset();  // may push more nodes; they are drained by this loop
+  }
+  draining = false;
+}
+
+// ---------------------------------------------------------------- Node
+
+namespace {
+std::atomic<std::uint64_t> next_sequence_nr{0};
+}
+
+Node::Node(const char* name) : name_(name), seq_(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+Node::Node(const char* name, std::uint64_t sequence_nr) : name_(name), seq_(sequence_nr) {}
+
+Node::~Node() {
+  for (Edge& e : next_) release_node(std::move(e.fn));
+}
+
+Tensor Node::saved(std::size_t i) {
+  XGRAD_CHECK(!released_,
+              "{}: trying to backward through the graph a second time (or to use its saved tensors after they "
+              "were freed). Saved values are freed by backward() and grad(); pass retain_graph = true to "
+              "the first call to keep them.",
+              name_);
+  XGRAD_CHECK(i < saved_.size(), "{}: saved tensor {} requested but only {} were saved", name_, i, saved_.size());
+  return saved_[i].unpack(*this);
+}
+
+void Node::release_saved() {
+  if (saved_.empty()) return;
+  saved_.clear();
+  released_ = true;
+}
+
+void Node::add_hook(std::size_t handle, GradHook h) { hooks_.emplace_back(handle, std::move(h)); }
+
+void Node::remove_hook(std::size_t handle) {
+  std::erase_if(hooks_, [&](const auto& h) { return h.first == handle; });
+}
+
+void Node::set_retains_grad(const std::shared_ptr<TensorImpl>& out) { retain_target_ = out; }
+
+namespace {
+// .grad accumulation shared by leaves and retain_grad: keeps history only under create_graph.
+void accumulate_into(TensorImpl& impl, const Tensor& g) {
+  Tensor& slot = impl.meta().grad;
+  const Tensor incoming = is_grad_enabled() ? g : g.detach();
+  slot = slot.defined() ? add(slot, incoming) : incoming;
+}
+
+Tensor run_hook_list(const std::vector<std::pair<std::size_t, GradHook>>& hooks, Tensor grad) {
+  for (const auto& [handle, hook] : hooks) {
+    Tensor replaced = hook(grad);
+    if (replaced.defined()) {
+      XGRAD_CHECK(replaced.shape() == grad.shape(),
+                  "hook: a gradient hook returned shape {} for a gradient of shape {}", to_string(replaced.shape()),
+                  to_string(grad.shape()));
+      grad = std::move(replaced);
+    }
+  }
+  return grad;
+}
+}  // namespace
+
+Tensor Node::run_hooks(Tensor grad) {
+  grad = run_hook_list(hooks_, std::move(grad));
+  if (auto out = retain_target_.lock()) accumulate_into(*out, grad);
+  return grad;
+}
+
+// ---------------------------------------------------------------- leaves
+
+namespace {
+// The node that a leaf's gradient flows into: runs the leaf's hooks and adds to .grad.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf)
+      : Node("AccumulateGrad", UINT64_MAX), leaf_(std::move(leaf)) {}
+  TensorList apply(const Tensor& grad) override {
+    accumulate_into(*leaf_, grad);
+    return {};
+  }
+  bool accumulates_leaf() const override { return true; }
+  Tensor run_hooks(Tensor grad) override {
+    auto* meta = leaf_->meta_if_any();
+    return meta ? run_hook_list(meta->hooks, std::move(grad)) : grad;
+  }
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+}  // namespace
+
+std::shared_ptr<Node> grad_accumulator(const std::shared_ptr<TensorImpl>& leaf) {
+  auto& meta = leaf->meta();
+  if (auto existing = meta.grad_accumulator.lock()) return existing;
+  auto acc = std::make_shared<AccumulateGrad>(leaf);
+  meta.grad_accumulator = acc;
+  return acc;
+}
+
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  if (!t.defined()) return nullptr;
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return impl->grad_fn;
+  if (!impl->requires_grad) return nullptr;
+  return grad_accumulator(t.impl_ptr());
+}
+
+// ---------------------------------------------------------------- saved tensors
+
+SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output) {
+  // An output is stored without its grad_fn: the node saving it is that grad_fn.
+  data_ = (is_output && t.defined()) ? t.detach() : t;
+}
+
+Tensor SavedTensor::unpack(Node& owner) const {
+  if (!is_output_ || !data_.defined() || !is_grad_enabled()) return data_;
+  // Under create_graph the output must lead back into the graph through its own node.
+  Tensor t = data_.detach();
+  t.impl()->grad_fn = owner.shared_from_this();
+  t.impl()->requires_grad = true;
+  return t;
+}
+
+// ---------------------------------------------------------------- recording
+
+namespace {
+template <class List>
+bool any_requires_grad(const List& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.impl()->requires_grad) return true;
+  return false;
+}
+
+template <class List>
+Node* attach(std::shared_ptr<Node> node, Tensor& output, const List& inputs, const List& saved) {
+  auto& edges = node->mutable_next_edges();
+  edges.reserve(inputs.size());
+  for (const Tensor& in : inputs) {
+    if (in.defined())
+      edges.push_back(Edge{gradient_edge(in), in.shape(), in.dtype()});
+    else
+      edges.push_back(Edge{});
+  }
+  TensorImpl* out = output.impl();
+  for (const Tensor& s : saved) node->save(s, s.defined() && s.impl() == out);
+  out->requires_grad = true;
+  out->grad_fn = std::move(node);
+  return out->grad_fn.get();
+}
+}  // namespace
+
+bool should_record(std::initializer_list<Tensor> inputs) { return any_requires_grad(inputs); }
+bool should_record(const TensorList& inputs) { return any_requires_grad(inputs); }
+
+Node* attach_node(std::shared_ptr<Node> node, Tensor& output, std::initializer_list<Tensor> inputs,
+                  std::initializer_list<Tensor> saved) {
+  return attach(std::move(node), output, inputs, saved);
+}
+
+Node* attach_node_list(std::shared_ptr<Node> node, Tensor& output, const TensorList& inputs,
+                       const TensorList& saved) {
+  return attach(std::move(node), output, inputs, saved);
+}
+
+}  // namespace xgrad

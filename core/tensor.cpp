@@ -1,0 +1,448 @@
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <ostream>
+
+#include "dispatch.h"
+#include "random.h"
+#include "tensor_impl.h"
+#include "xgrad/autograd.h"
+#include "xgrad/grad_mode.h"
+#include "xgrad/ops.h"
+
+namespace xgrad {
+
+// ---------------------------------------------------------------- storage and impl
+
+Storage::Storage(std::size_t bytes) : ptr_(cached_alloc(bytes)), bytes_(bytes) {}
+Storage::~Storage() { cached_free(ptr_, bytes_); }
+
+TensorImpl::TensorImpl(Shape shape, Dtype dtype)
+    : shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {
+  for (auto d : shape_)
+    XGRAD_CHECK(d >= 0, "tensor: negative size {} in shape {}", d, to_string(shape_));
+  storage_ = std::make_shared<Storage>(static_cast<std::size_t>(numel_) * dtype_size(dtype));
+}
+
+TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype)
+    : storage_(std::move(storage)), shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {}
+
+TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
+
+Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
+  return Tensor(std::make_shared<TensorImpl>(t.impl()->storage(), shape, t.dtype()));
+}
+
+// ---------------------------------------------------------------- metadata and values
+
+namespace {
+TensorImpl& checked(const Tensor& t, const char* what) {
+  XGRAD_CHECK(t.defined(), "{}: the tensor is undefined (default-constructed or a missing gradient)", what);
+  return *t.impl();
+}
+}  // namespace
+
+const Shape& Tensor::shape() const { return checked(*this, "shape").shape(); }
+std::int64_t Tensor::dim() const { return static_cast<std::int64_t>(shape().size()); }
+std::int64_t Tensor::numel() const { return checked(*this, "numel").numel(); }
+Dtype Tensor::dtype() const { return checked(*this, "dtype").dtype(); }
+std::int64_t Tensor::size(std::int64_t d) const {
+  XGRAD_CHECK(dim() > 0, "size: a 0-d tensor has no dim {}", d);
+  return shape()[static_cast<std::size_t>(wrap_dim(d, dim(), "size"))];
+}
+
+Tensor Tensor::to(Dtype d) const { return to_dtype(*this, d); }
+
+template <class T>
+T Tensor::item() const {
+  XGRAD_CHECK(numel() == 1, "item: only one-element tensors can be converted to a scalar, got shape {}",
+              to_string(shape()));
+  T v{};
+  XGRAD_DISPATCH_ALL(dtype(), S, v = static_cast<T>(impl()->data<S>()[0]));
+  return v;
+}
+
+template <class T>
+T Tensor::at(std::initializer_list<std::int64_t> index) const {
+  const Shape& s = shape();
+  XGRAD_CHECK(index.size() == s.size(), "at: {} indices given for a tensor of shape {}", index.size(),
+              to_string(s));
+  std::int64_t flat = 0;
+  std::size_t i = 0;
+  for (std::int64_t ix : index) {
+    XGRAD_CHECK(ix >= -s[i] && ix < s[i], "at: index {} is out of range for dim {} of size {} (shape {})", ix,
+                i, s[i], to_string(s));
+    flat = flat * s[i] + (ix < 0 ? ix + s[i] : ix);
+    ++i;
+  }
+  T v{};
+  XGRAD_DISPATCH_ALL(dtype(), S, v = static_cast<T>(impl()->data<S>()[flat]));
+  return v;
+}
+
+template <class T>
+const T* Tensor::data() const {
+  XGRAD_CHECK(dtype() == dtype_of_v<T>, "data: the tensor holds {} but {} was requested", dtype_name(dtype()),
+              dtype_name(dtype_of_v<T>));
+  return impl()->data<T>();
+}
+
+template <class T>
+T* Tensor::mutable_data() {
+  return const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out(static_cast<std::size_t>(numel()));
+  XGRAD_DISPATCH_ALL(dtype(), S, {
+    const S* p = impl()->data<S>();
+    std::transform(p, p + numel(), out.begin(), [](S v) { return static_cast<T>(v); });
+  });
+  return out;
+}
+
+#define XGRAD_INSTANTIATE_ACCESSORS(T)                                         \
+  template T Tensor::item<T>() const;                                          \
+  template T Tensor::at<T>(std::initializer_list<std::int64_t>) const;         \
+  template const T* Tensor::data<T>() const;                                   \
+  template T* Tensor::mutable_data<T>();                                       \
+  template std::vector<T> Tensor::to_vector<T>() const;
+XGRAD_INSTANTIATE_ACCESSORS(float)
+XGRAD_INSTANTIATE_ACCESSORS(double)
+XGRAD_INSTANTIATE_ACCESSORS(std::int64_t)
+#undef XGRAD_INSTANTIATE_ACCESSORS
+
+// ---------------------------------------------------------------- autograd state
+
+bool Tensor::requires_grad() const { return checked(*this, "requires_grad").requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  auto& impl = checked(*this, "requires_grad_");
+  XGRAD_CHECK(!on || is_floating(impl.dtype()),
+              "requires_grad_: only floating-point tensors can require gradients, got {}",
+              dtype_name(impl.dtype()));
+  XGRAD_CHECK(impl.grad_fn == nullptr || on,
+              "requires_grad_: cannot turn off requires_grad on a non-leaf tensor (made by '{}'); use detach()",
+              impl.grad_fn ? impl.grad_fn->name() : "");
+  impl.requires_grad = on;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return checked(*this, "is_leaf").grad_fn == nullptr; }
+
+Tensor Tensor::grad() const {
+  auto* meta = checked(*this, "grad").meta_if_any();
+  return meta ? meta->grad : Tensor();
+}
+
+void Tensor::zero_grad() {
+  if (auto* meta = checked(*this, "zero_grad").meta_if_any()) meta->grad = Tensor();
+}
+
+void Tensor::set_grad(const Tensor& g) {
+  auto& impl = checked(*this, "set_grad");
+  XGRAD_CHECK(!g.defined() || (g.shape() == impl.shape() && g.dtype() == impl.dtype()),
+              "set_grad: gradient of shape {} ({}) does not match the tensor's shape {} ({})",
+              to_string(g.shape()), dtype_name(g.dtype()), to_string(impl.shape()), dtype_name(impl.dtype()));
+  impl.meta().grad = g;
+}
+
+void Tensor::retain_grad() {
+  auto& impl = checked(*this, "retain_grad");
+  XGRAD_CHECK(impl.requires_grad, "retain_grad: the tensor does not require grad, so it never gets one");
+  if (impl.grad_fn) impl.grad_fn->set_retains_grad(impl_);
+}
+
+bool Tensor::retains_grad() const {
+  auto& impl = checked(*this, "retains_grad");
+  return impl.grad_fn && impl.grad_fn->retains_grad();
+}
+
+Tensor Tensor::detach() const { return alias_with_shape(*this, shape()); }
+
+std::shared_ptr<Node> Tensor::grad_fn() const { return checked(*this, "grad_fn").grad_fn; }
+
+std::string Tensor::grad_fn_name() const {
+  auto& fn = checked(*this, "grad_fn_name").grad_fn;
+  return fn ? fn->name() : "";
+}
+
+void Tensor::backward(const Tensor& gradient, const GradOptions& opts) const {
+  xgrad::backward({*this}, {gradient}, opts);
+}
+
+namespace {
+std::atomic<std::size_t> next_hook_handle{1};
+}
+
+std::size_t Tensor::register_hook(GradHook hook) {
+  auto& impl = checked(*this, "register_hook");
+  XGRAD_CHECK(impl.requires_grad, "register_hook: cannot register a hook on a tensor that does not require grad");
+  const std::size_t handle = next_hook_handle++;
+  if (impl.grad_fn)
+    impl.grad_fn->add_hook(handle, std::move(hook));
+  else
+    impl.meta().hooks.emplace_back(handle, std::move(hook));
+  return handle;
+}
+
+void Tensor::remove_hook(std::size_t handle) {
+  auto& impl = checked(*this, "remove_hook");
+  if (impl.grad_fn) impl.grad_fn->remove_hook(handle);
+  if (auto* meta = impl.meta_if_any())
+    std::erase_if(meta->hooks, [&](const auto& h) { return h.first == handle; });
+}
+
+// ---------------------------------------------------------------- factories
+
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& opts) {
+  if (opts.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+template <class F>
+Tensor generate(const Shape& shape, const TensorOptions& opts, F value_at) {
+  Tensor t = make_tensor(shape, opts.dtype);
+  const std::int64_t n = t.numel();
+  XGRAD_DISPATCH_ALL(opts.dtype, T, {
+    T* p = t.impl()->data<T>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value_at(i));
+  });
+  return finish(std::move(t), opts);
+}
+
+void check_float_for_random(const char* op, Dtype d) {
+  XGRAD_CHECK(is_floating(d), "{}: expects a floating dtype, got {}", op, dtype_name(d));
+}
+
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_tensor(shape, opts.dtype), opts); }
+
+Tensor zeros(const Shape& shape, TensorOptions opts) {
+  Tensor t = make_tensor(shape, opts.dtype);
+  if (t.numel()) std::memset(t.impl()->raw(), 0, static_cast<std::size_t>(t.numel()) * dtype_size(opts.dtype));
+  return finish(std::move(t), opts);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions opts) {
+  Tensor t = make_tensor(shape, opts.dtype);
+  XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), static_cast<T>(value)));
+  return finish(std::move(t), opts);
+}
+
+Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+Tensor zeros_like(const Tensor& t, TensorOptions opts) { return zeros(t.shape(), opts); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype()}); }
+Tensor ones_like(const Tensor& t) { return full(t.shape(), 1.0, {.dtype = t.dtype()}); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, {.dtype = t.dtype()}); }
+Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
+
+Tensor arange(double end, TensorOptions opts) { return arange(0.0, end, 1.0, opts); }
+
+Tensor arange(double start, double end, double step, TensorOptions opts) {
+  XGRAD_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+              "arange: expects finite start, end and a non-zero step, got start={} end={} step={}", start, end, step);
+  XGRAD_CHECK((end - start) / step >= 0,
+              "arange: the step {} points away from end: start={} end={}", step, start, end);
+  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  return generate({n}, opts, [&](std::int64_t i) { return start + static_cast<double>(i) * step; });
+}
+
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts) {
+  XGRAD_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got {}", steps);
+  const double delta = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  return generate({steps}, opts, [&](std::int64_t i) {
+    return i == steps - 1 ? end : start + static_cast<double>(i) * delta;
+  });
+}
+
+Tensor eye(std::int64_t n, TensorOptions opts) { return eye(n, n, opts); }
+
+Tensor eye(std::int64_t n, std::int64_t m, TensorOptions opts) {
+  XGRAD_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got n={} m={}", n, m);
+  return generate({n, m}, opts, [&](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
+}
+
+Tensor rand(const Shape& shape, TensorOptions opts) {
+  check_float_for_random("rand", opts.dtype);
+  return generate(shape, opts, [](std::int64_t) { return random::uniform01(); });
+}
+
+Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts) {
+  check_float_for_random("uniform", opts.dtype);
+  XGRAD_CHECK(low <= high, "uniform: expects low <= high, got low={} high={}", low, high);
+  return generate(shape, opts, [&](std::int64_t) { return low + (high - low) * random::uniform01(); });
+}
+
+Tensor randn(const Shape& shape, TensorOptions opts) {
+  check_float_for_random("randn", opts.dtype);
+  return generate(shape, opts, [](std::int64_t) { return random::normal01(); });
+}
+
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions opts) {
+  XGRAD_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
+  const auto range = static_cast<std::uint64_t>(high - low);
+  return generate(shape, opts, [&](std::int64_t) {
+    return static_cast<double>(low + static_cast<std::int64_t>(random::next_u64() % range));
+  });
+}
+
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opts) {
+  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
+              "tensor: {} values cannot fill shape {} ({} elements)", values.size(), to_string(shape),
+              numel_of(shape));
+  return generate(shape, opts, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
+}
+
+Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions opts) {
+  return tensor(std::vector<double>(values.begin(), values.end()), shape, opts);
+}
+
+Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, TensorOptions opts) {
+  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
+              "tensor: {} values cannot fill shape {} ({} elements)", values.size(), to_string(shape),
+              numel_of(shape));
+  Tensor t = make_tensor(shape, opts.dtype);
+  XGRAD_DISPATCH_ALL(opts.dtype, T,
+                     std::transform(values.begin(), values.end(), t.impl()->data<T>(),
+                                    [](std::int64_t v) { return static_cast<T>(v); }));
+  return finish(std::move(t), opts);
+}
+
+Tensor tensor(std::initializer_list<double> values, TensorOptions opts) {
+  return tensor(std::vector<double>(values), Shape{static_cast<std::int64_t>(values.size())}, opts);
+}
+
+Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, TensorOptions opts) {
+  std::vector<double> flat;
+  const std::size_t cols = rows.size() ? rows.begin()->size() : 0;
+  for (const auto& row : rows) {
+    XGRAD_CHECK(row.size() == cols, "tensor: ragged nested list: a row has {} values, the first has {}",
+                row.size(), cols);
+    flat.insert(flat.end(), row.begin(), row.end());
+  }
+  return tensor(flat, Shape{static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(cols)}, opts);
+}
+
+Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> blocks,
+              TensorOptions opts) {
+  std::vector<double> flat;
+  const std::size_t rows = blocks.size() ? blocks.begin()->size() : 0;
+  const std::size_t cols = rows ? blocks.begin()->begin()->size() : 0;
+  for (const auto& block : blocks) {
+    XGRAD_CHECK(block.size() == rows, "tensor: ragged nested list: a block has {} rows, the first has {}",
+                block.size(), rows);
+    for (const auto& row : block) {
+      XGRAD_CHECK(row.size() == cols, "tensor: ragged nested list: a row has {} values, the first has {}",
+                  row.size(), cols);
+      flat.insert(flat.end(), row.begin(), row.end());
+    }
+  }
+  return tensor(flat,
+                Shape{static_cast<std::int64_t>(blocks.size()), static_cast<std::int64_t>(rows),
+                      static_cast<std::int64_t>(cols)},
+                opts);
+}
+
+template <class T>
+Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts) {
+  Tensor t = make_tensor(shape, dtype_of_v<T>);
+  if (t.numel()) std::memcpy(t.impl()->raw(), values, static_cast<std::size_t>(t.numel()) * sizeof(T));
+  if (opts.dtype != dtype_of_v<T>) t = to_dtype(t, opts.dtype);
+  return finish(std::move(t), opts);
+}
+template Tensor from_buffer<float>(const float*, const Shape&, TensorOptions);
+template Tensor from_buffer<double>(const double*, const Shape&, TensorOptions);
+template Tensor from_buffer<std::int64_t>(const std::int64_t*, const Shape&, TensorOptions);
+
+// ---------------------------------------------------------------- printing
+
+namespace {
+
+struct NumberFormat {
+  bool integral = true;
+  bool scientific = false;
+  int width = 1;
+};
+
+template <class T>
+std::string format_number(T v, const NumberFormat& f) {
+  if constexpr (std::is_integral_v<T>) {
+    return fmt::format("{:>{}}", v, f.width);
+  } else {
+    if (std::isnan(v) || std::isinf(v)) return fmt::format("{:>{}}", v, f.width);
+    if (f.scientific) return fmt::format("{:>{}.4e}", v, f.width);
+    if (f.integral) return fmt::format("{:>{}}", fmt::format("{:.0f}.", v), f.width);
+    return fmt::format("{:>{}.4f}", v, f.width);
+  }
+}
+
+template <class T>
+NumberFormat choose_format(const T* p, std::int64_t n) {
+  NumberFormat f;
+  double max_abs = 0, min_abs = INFINITY;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(p[i]);
+    if (!std::isfinite(v)) continue;
+    if (v != std::round(v)) f.integral = false;
+    max_abs = std::max(max_abs, std::abs(v));
+    if (v != 0) min_abs = std::min(min_abs, std::abs(v));
+  }
+  if constexpr (!std::is_integral_v<T>)
+    f.scientific = max_abs >= 1e8 || (!f.integral && min_abs < 1e-4) || (max_abs / min_abs > 1e3 && !f.integral);
+  for (std::int64_t i = 0; i < n; ++i) f.width = std::max<int>(f.width, static_cast<int>(format_number(p[i], f).size()));
+  return f;
+}
+
+template <class T>
+void format_dim(std::string& out, const T* p, const Shape& s, std::size_t d, std::int64_t offset,
+                const NumberFormat& f, bool summarize, int indent) {
+  const std::int64_t n = s[d];
+  std::int64_t inner = 1;
+  for (std::size_t k = d + 1; k < s.size(); ++k) inner *= s[k];
+  constexpr std::int64_t kEdge = 3;
+  out += '[';
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (summarize && n > 2 * kEdge && i == kEdge) {
+      out += d + 1 == s.size() ? "..., " : fmt::format("...,\n{:{}}", "", indent + 1);
+      i = n - kEdge;
+    }
+    if (d + 1 == s.size())
+      out += format_number(p[offset + i], f);
+    else
+      format_dim(out, p, s, d + 1, offset + i * inner, f, summarize, indent + 1);
+    if (i + 1 < n) out += d + 1 == s.size() ? ", " : fmt::format(",{}{:{}}", std::string(s.size() - d - 1, '\n'), "", indent + 1);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string to_string(const Tensor& t) {
+  if (!t.defined()) return "tensor(undefined)";
+  std::string body;
+  XGRAD_DISPATCH_ALL(t.dtype(), T, {
+    const T* p = t.impl()->data<T>();
+    const NumberFormat f = choose_format(p, t.numel());
+    if (t.dim() == 0)
+      body = format_number(p[0], NumberFormat{f.integral, f.scientific, 1});
+    else
+      format_dim(body, p, t.shape(), 0, 0, f, t.numel() > 1000, 7);
+  });
+  std::string out = "tensor(" + body;
+  out += fmt::format(", shape={}, dtype={}", to_string(t.shape()), dtype_name(t.dtype()));
+  if (t.grad_fn())
+    out += fmt::format(", grad_fn=<{}>", t.grad_fn_name());
+  else if (t.requires_grad())
+    out += ", requires_grad=true";
+  return out + ")";
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << to_string(t); }
+
+}  // namespace xgrad

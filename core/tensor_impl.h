@@ -1,0 +1,84 @@
+#pragma once
+// Private: what a Tensor handle points to. Ops and kernels include this; users do not.
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "xgrad/node.h"
+#include "xgrad/tensor.h"
+
+namespace xgrad {
+
+// A buffer from the caching allocator (core/allocator.cpp), returned to it when freed.
+class Storage {
+ public:
+  explicit Storage(std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data() const { return ptr_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_;
+  std::size_t bytes_;
+};
+
+// Autograd state that most tensors never need, allocated on first use.
+struct AutogradMeta {
+  Tensor grad;
+  std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into grad
+  std::vector<std::pair<std::size_t, GradHook>> hooks;  // leaves' hooks (non-leaves keep them on grad_fn)
+  std::size_t next_hook_id = 1;
+};
+
+class TensorImpl {
+ public:
+  TensorImpl(Shape shape, Dtype dtype);  // fresh uninitialised storage
+  TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype);  // alias
+  ~TensorImpl();
+
+  const Shape& shape() const { return shape_; }
+  std::int64_t numel() const { return numel_; }
+  Dtype dtype() const { return dtype_; }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+  void* raw() const { return storage_ ? storage_->data() : nullptr; }
+  template <class T> T* data() const { return static_cast<T*>(raw()); }
+
+  bool requires_grad = false;  // leaves: set by the user; non-leaves: true iff grad_fn
+  std::shared_ptr<Node> grad_fn;
+  AutogradMeta& meta() {
+    if (!meta_) meta_ = std::make_unique<AutogradMeta>();
+    return *meta_;
+  }
+  AutogradMeta* meta_if_any() const { return meta_.get(); }
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  Shape shape_;
+  std::int64_t numel_;
+  Dtype dtype_;
+  std::unique_ptr<AutogradMeta> meta_;
+};
+
+// Internal constructors used by ops and kernels.
+inline Tensor make_tensor(const Shape& shape, Dtype dtype) {
+  return Tensor(std::make_shared<TensorImpl>(shape, dtype));
+}
+// A new handle on the same storage with another shape (numel must match), no history.
+Tensor alias_with_shape(const Tensor& t, const Shape& shape);
+
+// The leaf's gradient accumulator node, created on first use.
+std::shared_ptr<Node> grad_accumulator(const std::shared_ptr<TensorImpl>& leaf);
+// The node a gradient for `t` flows into: its grad_fn, its accumulator, or null.
+std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+// Releases a node without recursing: deep chains of nodes are freed iteratively.
+void release_node(std::shared_ptr<Node>&& node);
+
+// Raw allocation used by Storage.
+void* cached_alloc(std::size_t bytes);
+void cached_free(void* p, std::size_t bytes);
+
+}  // namespace xgrad

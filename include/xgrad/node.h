@@ -1,0 +1,133 @@
+#pragma once
+// Node: one recorded op in the graph. It holds an edge per input (to the node that produced
+// that input, or to the leaf's gradient accumulator), the tensors its VJP needs, and the VJP.
+// Every node has exactly one output; multi-output ops (split, chunk) are made of single-output ones.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "xgrad/tensor.h"
+
+namespace xgrad {
+
+using TensorList = std::vector<Tensor>;
+
+struct Edge {
+  std::shared_ptr<Node> fn;  // null when that input does not require grad
+  Shape shape;               // the input's shape and dtype: the gradient must match them
+  Dtype dtype = Dtype::float32;
+};
+
+// A tensor saved for backward. Saving an op's own output stores the data without its grad_fn
+// (that would be a reference cycle) and reattaches the owning node when unpacked.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output);
+  Tensor unpack(Node& owner) const;
+  void reset() { data_ = Tensor(); }
+
+ private:
+  Tensor data_;
+  bool is_output_ = false;
+};
+
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  explicit Node(const char* name);
+  Node(const char* name, std::uint64_t sequence_nr);
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // The VJP: given dL/d(output), returns dL/d(input) for every input (undefined where the
+  // input needs no gradient). Runs with grad mode on only under create_graph.
+  virtual TensorList apply(const Tensor& grad_output) = 0;
+
+  const char* name() const { return name_; }
+  std::uint64_t sequence_nr() const { return seq_; }
+  const std::vector<Edge>& next_edges() const { return next_; }
+  bool needs_input_grad(std::size_t i) const { return i < next_.size() && next_[i].fn != nullptr; }
+
+  // Saved tensors, in the order they were saved. Raises once the graph has been freed.
+  Tensor saved(std::size_t i);
+  std::size_t num_saved() const { return saved_.size(); }
+  void save(const Tensor& t, bool is_output) { saved_.emplace_back(t, is_output); }
+  void release_saved();
+  bool saved_released() const { return released_; }
+
+  // Hooks on the output tensor of this node (non-leaf tensor hooks, retain_grad).
+  void add_hook(std::size_t handle, GradHook h);
+  void remove_hook(std::size_t handle);
+  void set_retains_grad(const std::shared_ptr<TensorImpl>& out);
+  bool retains_grad() const { return !retain_target_.expired(); }
+  // Runs the hooks on a gradient about to flow through this node, then feeds retain_grad.
+  virtual Tensor run_hooks(Tensor grad);
+  // True only for the node that accumulates into a leaf's .grad (grad() skips running it).
+  virtual bool accumulates_leaf() const { return false; }
+
+  std::vector<Edge>& mutable_next_edges() { return next_; }
+
+  // Engine bookkeeping for the backward pass under way.
+  struct EngineSlot {
+    std::uint64_t epoch = 0;
+    int dependencies = 0;
+    bool needed = false;
+    Tensor buffer;
+  } engine_slot;
+
+ private:
+  std::vector<Edge> next_;
+  const char* name_;
+  std::uint64_t seq_;
+  std::vector<SavedTensor> saved_;
+  bool released_ = false;
+  std::vector<std::pair<std::size_t, GradHook>> hooks_;
+  std::weak_ptr<TensorImpl> retain_target_;
+};
+
+// Runs a VJP written as a lambda: TensorList(Node&, const Tensor& grad_output).
+// The lambda must capture plain values only; tensors it needs go through Node::save.
+template <class F>
+class LambdaNode final : public Node {
+ public:
+  LambdaNode(const char* name, F vjp) : Node(name), vjp_(std::move(vjp)) {}
+  TensorList apply(const Tensor& grad_output) override { return vjp_(*this, grad_output); }
+
+ private:
+  F vjp_;
+};
+
+// True when an op with these inputs must record a node (grad mode on, some input requires grad).
+bool should_record(std::initializer_list<Tensor> inputs);
+bool should_record(const TensorList& inputs);
+
+// Connects `node` into the graph: an edge per input, `saved` tensors saved (the output itself
+// is recognised and saved without a cycle), and `output` gets the node as its grad_fn.
+Node* attach_node(std::shared_ptr<Node> node, Tensor& output, std::initializer_list<Tensor> inputs,
+                  std::initializer_list<Tensor> saved);
+Node* attach_node_list(std::shared_ptr<Node> node, Tensor& output, const TensorList& inputs,
+                       const TensorList& saved);
+
+// The op-definition pattern's one call: records `output` = op(inputs) with the given VJP when
+// recording is on; returns the node or nullptr.
+//   record(y, "tanh", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+//     Tensor y = n.saved(0);
+//     return {gy * (1 - y * y)};
+//   });
+template <class F>
+Node* record(Tensor& output, const char* name, std::initializer_list<Tensor> inputs,
+             std::initializer_list<Tensor> saved, F&& vjp) {
+  if (!should_record(inputs)) return nullptr;
+  return attach_node(std::make_shared<LambdaNode<std::decay_t<F>>>(name, std::forward<F>(vjp)),
+                     output, inputs, saved);
+}
+template <class F>
+Node* record_list(Tensor& output, const char* name, const TensorList& inputs, const TensorList& saved,
+                  F&& vjp) {
+  if (!should_record(inputs)) return nullptr;
+  return attach_node_list(std::make_shared<LambdaNode<std::decay_t<F>>>(name, std::forward<F>(vjp)),
+                          output, inputs, saved);
+}
+
+}  // namespace xgrad

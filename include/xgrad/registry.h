@@ -1,0 +1,33 @@
+#pragma once
+// The op registry: every differentiable op with its sample inputs (PyTorch's OpInfo).
+// One test walks it and runs gradcheck and gradgradcheck on every sample.
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "xgrad/node.h"
+
+namespace xgrad {
+
+struct OpSample {
+  std::string description;  // e.g. "broadcast [3,1] x [4]"
+  TensorList inputs;        // differentiable ones have requires_grad set
+  std::function<Tensor(const TensorList&)> call;  // runs the op on `inputs` (extra args captured)
+};
+
+struct OpInfo {
+  std::string name;              // as in grad_fn names, e.g. "mul"
+  int arity = 1;                 // tensor inputs
+  std::vector<bool> differentiable;  // per tensor input
+  bool supports_gradgrad = true;
+  std::string formula;           // the local gradient, e.g. "dx = dy * (y > 0)"
+  // Samples in the given floating dtype, drawn from xgrad's seeded generator. They cover
+  // broadcasting, size-1 dims, 0-d tensors and edge cases, avoiding non-differentiable points.
+  std::function<std::vector<OpSample>(Dtype)> samples;
+};
+
+const std::vector<OpInfo>& registered_ops();
+const OpInfo* find_op(std::string_view name);  // nullptr when unknown
+
+}  // namespace xgrad

@@ -1,0 +1,144 @@
+#pragma once
+// Tensor: a cheap handle (one shared pointer) to a contiguous row-major buffer plus its
+// autograd state. No xtensor here: the implementation lives behind TensorImpl.
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "xgrad/dtype.h"
+#include "xgrad/error.h"
+#include "xgrad/shape.h"
+
+namespace xgrad {
+
+class TensorImpl;
+class Node;
+class Tensor;
+
+struct TensorOptions {
+  Dtype dtype = Dtype::float32;
+  bool requires_grad = false;
+};
+
+// Options of backward() and grad(). retain_graph defaults to create_graph, as in PyTorch.
+struct GradOptions {
+  std::optional<bool> retain_graph;
+  bool create_graph = false;
+  bool allow_unused = false;  // grad(): return an undefined tensor for an unreachable input
+};
+
+// A gradient hook: receives the gradient, may return a replacement (an undefined Tensor keeps it).
+using GradHook = std::function<Tensor(const Tensor&)>;
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+  // --- metadata
+  const Shape& shape() const;
+  std::int64_t dim() const;
+  std::int64_t numel() const;
+  std::int64_t size(std::int64_t d) const;  // negative d counts from the end
+  Dtype dtype() const;
+
+  // --- values
+  Tensor to(Dtype d) const;  // differentiable between float dtypes
+  template <class T> T item() const;                                // one-element tensors
+  template <class T> T at(std::initializer_list<std::int64_t> index) const;  // bounds-checked
+  template <class T> const T* data() const;  // raw contiguous buffer; T must match dtype()
+  template <class T> T* mutable_data();
+  template <class T> std::vector<T> to_vector() const;  // converts from any dtype
+  template <class T> auto to_xarray() const;  // defined in <xgrad/xtensor.h>
+
+  // --- autograd
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool on = true);
+  bool is_leaf() const;
+  Tensor grad() const;  // undefined until a backward reaches this tensor
+  void zero_grad();     // drops the accumulated gradient (PyTorch's set_to_none)
+  void set_grad(const Tensor& g);
+  void retain_grad();  // keep .grad() on a non-leaf
+  bool retains_grad() const;
+  Tensor detach() const;  // shares storage, no history
+  std::shared_ptr<Node> grad_fn() const;
+  std::string grad_fn_name() const;  // "" for leaves
+  void backward(const Tensor& gradient = Tensor(), const GradOptions& opts = {}) const;
+  std::size_t register_hook(GradHook hook);
+  void remove_hook(std::size_t handle);
+
+  // --- common methods (same as the free functions in ops.h)
+  Tensor reshape(const Shape& shape) const;
+  Tensor sum() const;
+  Tensor mean() const;
+  Tensor transpose(std::int64_t d0, std::int64_t d1) const;
+  Tensor t() const;  // 2-D transpose
+
+  bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// --- factories
+Tensor empty(const Shape& shape, TensorOptions opts = {});
+Tensor zeros(const Shape& shape, TensorOptions opts = {});
+Tensor ones(const Shape& shape, TensorOptions opts = {});
+Tensor full(const Shape& shape, double value, TensorOptions opts = {});
+Tensor zeros_like(const Tensor& t, TensorOptions opts);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+Tensor scalar_tensor(double value, TensorOptions opts = {});  // 0-d
+Tensor arange(double end, TensorOptions opts = {});
+Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts = {});
+Tensor eye(std::int64_t n, TensorOptions opts = {});
+Tensor eye(std::int64_t n, std::int64_t m, TensorOptions opts = {});
+Tensor rand(const Shape& shape, TensorOptions opts = {});   // U[0, 1)
+Tensor randn(const Shape& shape, TensorOptions opts = {});  // N(0, 1)
+Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts = {});
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape,
+               TensorOptions opts = {.dtype = Dtype::int64});
+// Values from nested initializer lists (1-, 2- or 3-D) or from a flat vector with a shape.
+Tensor tensor(std::initializer_list<double> values, TensorOptions opts = {});
+Tensor tensor(std::initializer_list<std::initializer_list<double>> values, TensorOptions opts = {});
+Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> values,
+              TensorOptions opts = {});
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opts = {});
+Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions opts = {});
+Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape,
+              TensorOptions opts = {.dtype = Dtype::int64});
+// Wraps a copy of a contiguous buffer of type T (used by the xtensor interop header).
+template <class T>
+Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts = {.dtype = dtype_of_v<T>});
+
+// Seeds xgrad's generator: every random draw (factories, dropout masks, samples) is reproducible.
+void manual_seed(std::uint64_t seed);
+
+// Frees buffers that the caching allocator keeps for reuse.
+void empty_cache();
+
+std::string to_string(const Tensor& t);
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+}  // namespace xgrad
+
+template <>
+struct fmt::formatter<xgrad::Tensor> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const xgrad::Tensor& t, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(xgrad::to_string(t), ctx);
+  }
+};

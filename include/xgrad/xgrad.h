@@ -1,0 +1,12 @@
+#pragma once
+// Everything a user needs: tensors, ops, autograd, gradient checking, the op registry.
+// xtensor interop lives in <xgrad/xtensor.h>, so including this header stays cheap.
+#include "xgrad/autograd.h"
+#include "xgrad/dtype.h"
+#include "xgrad/error.h"
+#include "xgrad/grad_mode.h"
+#include "xgrad/node.h"
+#include "xgrad/ops.h"
+#include "xgrad/registry.h"
+#include "xgrad/shape.h"
+#include "xgrad/tensor.h"

@@ -1,0 +1,154 @@
+// The ops the engine itself leans on: dtype casts, reshape, and the broadcast pair
+// expand / sum_to (each is the other's VJP).
+#include <algorithm>
+
+#include "../core/kernels/elementwise.h"
+#include "../core/kernels/reduce.h"
+#include "sample_util.h"
+
+namespace xgrad {
+
+Tensor to_dtype(const Tensor& x, Dtype dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor y = kernels::cast(x, dtype);
+  if (is_floating(dtype) && is_floating(x.dtype()))
+    record(y, "to", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+      return {to_dtype(gy, n.next_edges()[0].dtype)};
+    });
+  return y;
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  Shape target = shape;
+  std::int64_t known = 1, infer_at = -1;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      XGRAD_CHECK(infer_at < 0, "reshape: only one dim can be -1, got shape {}", to_string(shape));
+      infer_at = static_cast<std::int64_t>(i);
+    } else {
+      XGRAD_CHECK(target[i] >= 0, "reshape: invalid size {} in shape {}", target[i], to_string(shape));
+      known *= target[i];
+    }
+  }
+  if (infer_at >= 0) {
+    XGRAD_CHECK(known != 0 && x.numel() % known == 0,
+                "reshape: shape {} is invalid for an input of shape {} ({} elements)", to_string(shape),
+                to_string(x.shape()), x.numel());
+    target[static_cast<std::size_t>(infer_at)] = x.numel() / known;
+  }
+  XGRAD_CHECK(numel_of(target) == x.numel(), "reshape: shape {} is invalid for an input of shape {} ({} elements)",
+              to_string(shape), to_string(x.shape()), x.numel());
+  Tensor y = alias_with_shape(x, target);
+  record(y, "reshape", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {reshape(gy, n.next_edges()[0].shape)};
+  });
+  return y;
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const Shape& in = x.shape();
+  XGRAD_CHECK(shape.size() >= in.size(), "expand: the target shape {} has fewer dims than the input shape {}",
+              to_string(shape), to_string(in));
+  Shape target = shape;
+  const std::size_t lead = shape.size() - in.size();
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const std::int64_t src = i < lead ? -2 : in[i - lead];
+    if (target[i] == -1) {
+      XGRAD_CHECK(i >= lead, "expand: -1 is not allowed for the new leading dim {} (target shape {})", i,
+                  to_string(shape));
+      target[i] = src;
+    }
+    XGRAD_CHECK(target[i] >= 0, "expand: invalid size {} in target shape {}", target[i], to_string(shape));
+    XGRAD_CHECK(i < lead || src == target[i] || src == 1,
+                "expand: the input shape {} cannot be expanded to {}: dim {} has size {} (must be 1 or {})",
+                to_string(in), to_string(shape), i, src, target[i]);
+  }
+  if (target == in) return x;
+  Tensor y = kernels::broadcast_copy(x, target);
+  record(y, "expand", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {sum_to(gy, n.next_edges()[0].shape)};
+  });
+  return y;
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand(x, shape); }
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  const Shape& in = x.shape();
+  if (in == shape) return x;
+  XGRAD_CHECK(shape.size() <= in.size(), "sum_to: shape {} has more dims than the input shape {}",
+              to_string(shape), to_string(in));
+  const std::size_t lead = in.size() - shape.size();
+  Dims dims;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (i < lead) {
+      dims.push_back(static_cast<std::int64_t>(i));
+      continue;
+    }
+    const std::int64_t want = shape[i - lead];
+    XGRAD_CHECK(want == in[i] || want == 1, "sum_to: shape {} is not a broadcast source of the input shape {}",
+                to_string(shape), to_string(in));
+    if (want == 1 && in[i] != 1) dims.push_back(static_cast<std::int64_t>(i));
+  }
+  Tensor y = alias_with_shape(kernels::sum_dims(x, dims, true).detach(), shape);
+  record(y, "sum_to", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {expand(gy, n.next_edges()[0].shape)};
+  });
+  return y;
+}
+
+void register_core_ops(std::vector<OpInfo>& r) {
+  r.push_back({.name = "to",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy.to(x.dtype)",
+               .samples = [](Dtype d) {
+                 const Dtype other = d == float64 ? float32 : float64;
+                 return std::vector<OpSample>{
+                     {"[3,4] round trip through float32", {samples::input({3, 4}, d)},
+                      [=](const TensorList& in) { return to_dtype(to_dtype(in[0], other), d); }},
+                 };
+               }});
+  r.push_back({.name = "reshape",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = reshape(dy, x.shape)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[2,3,4] -> [4,-1]", {samples::input({2, 3, 4}, d)},
+                      [](const TensorList& in) { return reshape(in[0], {4, -1}); }},
+                     {"0-d -> [1,1]", {samples::input({}, d)},
+                      [](const TensorList& in) { return reshape(in[0], {1, 1}); }},
+                     {"[0,3] -> [3,0]", {samples::input({0, 3}, d)},
+                      [](const TensorList& in) { return reshape(in[0], {3, 0}); }},
+                 };
+               }});
+  r.push_back({.name = "expand",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = sum_to(dy, x.shape)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,1] -> [2,3,4]", {samples::input({3, 1}, d)},
+                      [](const TensorList& in) { return expand(in[0], {2, 3, 4}); }},
+                     {"0-d -> [5]", {samples::input({}, d)},
+                      [](const TensorList& in) { return expand(in[0], {5}); }},
+                     {"[1,4] -> [-1,4] with new dim [2,1,4]", {samples::input({1, 4}, d)},
+                      [](const TensorList& in) { return expand(in[0], {2, -1, 4}); }},
+                 };
+               }});
+  r.push_back({.name = "sum_to",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = expand(dy, x.shape)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[2,3,4] -> [3,1]", {samples::input({2, 3, 4}, d)},
+                      [](const TensorList& in) { return sum_to(in[0], {3, 1}); }},
+                     {"[5] -> 0-d", {samples::input({5}, d)},
+                      [](const TensorList& in) { return sum_to(in[0], {}); }},
+                 };
+               }});
+}
+
+}  // namespace xgrad
