@@ -1,5 +1,9 @@
 #include "elementwise.h"
 
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
 #include "../dispatch.h"
 #include "xt.h"
 
@@ -7,11 +11,12 @@ namespace xgrad::kernels {
 
 namespace {
 
-// Evaluates f(A, B) into out, picking the cheapest view for the operands' shapes.
-template <class T, class F>
+// Evaluates f(A, B) into out (of value type O), picking the cheapest view for the operands'
+// shapes: rank-1 flat views when shapes match or one side is a single value, else broadcasting.
+template <class T, class O = T, class F>
 void binary_into(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   if (out.numel() == 0) return;
-  auto o = flat<T>(out);
+  auto o = flat<O>(out);
   if (a.shape() == b.shape()) {
     xt::noalias(o) = f(flat<T>(a), flat<T>(b));
   } else if (b.numel() == 1 && a.numel() == out.numel()) {
@@ -19,9 +24,19 @@ void binary_into(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   } else if (a.numel() == 1 && b.numel() == out.numel()) {
     xt::noalias(o) = f(a.impl()->data<T>()[0], flat<T>(b));
   } else {
-    auto os = shaped<T>(out);
+    auto os = shaped<O>(out);
     xt::noalias(os) = f(shaped<T>(a), shaped<T>(b));
   }
+}
+
+// A double bound as a T: integers saturate instead of overflowing (inf means "no bound").
+template <class T>
+T bound_as(double v) {
+  if constexpr (std::is_integral_v<T>) {
+    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(v);
 }
 
 }  // namespace
@@ -34,9 +49,88 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
       case Binary::sub: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x - y; }); break;
       case Binary::mul: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x * y; }); break;
       case Binary::div: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x / y; }); break;
+      case Binary::pow: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::pow(x, y); }); break;
+      case Binary::maximum:
+        if constexpr (std::is_floating_point_v<T>)  // a NaN on either side wins, as in PyTorch
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x > y || xt::isnan(x), x, y); });
+        else
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::maximum(x, y); });
+        break;
+      case Binary::minimum:
+        if constexpr (std::is_floating_point_v<T>)
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x < y || xt::isnan(x), x, y); });
+        else
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::minimum(x, y); });
+        break;
     }
   });
   return out;
+}
+
+Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, const char* op_name) {
+  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
+  XGRAD_DISPATCH_ALL(a.dtype(), T, {
+    XGRAD_DISPATCH_ALL(out_dtype, O, {
+      const O one = 1, zero = 0;
+      auto mask = [&](auto pred) {
+        binary_into<T, O>(a, b, out, [&](auto&& x, auto&& y) { return xt::where(pred(x, y), one, zero); });
+      };
+      switch (op) {
+        case Compare::eq: mask([](auto&& x, auto&& y) { return xt::equal(x, y); }); break;
+        case Compare::ne: mask([](auto&& x, auto&& y) { return xt::not_equal(x, y); }); break;
+        case Compare::lt: mask([](auto&& x, auto&& y) { return x < y; }); break;
+        case Compare::le: mask([](auto&& x, auto&& y) { return x <= y; }); break;
+        case Compare::gt: mask([](auto&& x, auto&& y) { return x > y; }); break;
+        case Compare::ge: mask([](auto&& x, auto&& y) { return x >= y; }); break;
+      }
+    });
+  });
+  return out;
+}
+
+Tensor compare_scalar(Compare op, const Tensor& x, double value) {
+  Tensor s = make_tensor({}, x.dtype());
+  XGRAD_DISPATCH_ALL(x.dtype(), T, s.impl()->data<T>()[0] = static_cast<T>(value));
+  return compare(op, x, s, x.dtype(), "compare");
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const char* op_name) {
+  const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), op_name), b.shape(), op_name);
+  Tensor out = make_tensor(shape, a.dtype());
+  if (out.numel() == 0) return out;
+  XGRAD_DISPATCH_ALL(condition.dtype(), C, {
+    XGRAD_DISPATCH_ALL(a.dtype(), T, {
+      if (condition.shape() == shape && a.shape() == shape && b.shape() == shape) {
+        auto o = flat<T>(out);
+        xt::noalias(o) = xt::where(xt::not_equal(flat<C>(condition), C(0)), flat<T>(a), flat<T>(b));
+      } else {
+        auto o = shaped<T>(out);
+        xt::noalias(o) = xt::where(xt::not_equal(shaped<C>(condition), C(0)), shaped<T>(a), shaped<T>(b));
+      }
+    });
+  });
+  return out;
+}
+
+bool all_close(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  broadcast_shapes(a.shape(), b.shape(), "allclose");
+  if (a.numel() == 0 || b.numel() == 0) return true;
+  bool result = true;
+  XGRAD_DISPATCH_ALL(a.dtype(), T, {
+    const T rt = static_cast<T>(rtol), at = static_cast<T>(atol);
+    auto close = [&](auto&& x, auto&& y) {
+      return xt::all(xt::equal(x, y) || xt::abs(x - y) <= at + rt * xt::abs(y));
+    };
+    result = a.shape() == b.shape() ? close(flat<T>(a), flat<T>(b)) : close(shaped<T>(a), shaped<T>(b));
+  });
+  return result;
+}
+
+bool all_equal(const Tensor& a, const Tensor& b) {
+  if (a.numel() == 0) return true;
+  bool result = true;
+  XGRAD_DISPATCH_ALL(a.dtype(), T, result = xt::all(xt::equal(flat<T>(a), flat<T>(b))));
+  return result;
 }
 
 Tensor cast(const Tensor& x, Dtype dtype) {
@@ -72,14 +166,91 @@ void unary_into(const Tensor& x, Tensor& out, F f) {
   auto o = flat<T>(out);
   xt::noalias(o) = f(flat<T>(x));
 }
+
+[[noreturn]] void float_only(const char* op, Dtype d) {
+  throw Error(fmt::format("{}: expects a floating tensor, got {}", op, dtype_name(d)));
+}
 }  // namespace
 
 Tensor unary(Unary op, const Tensor& x) {
   Tensor out = make_tensor(x.shape(), x.dtype());
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
+    const T zero = 0, one = 1;
     switch (op) {
       case Unary::neg: unary_into<T>(x, out, [](auto&& v) { return -v; }); break;
-      case Unary::exp: unary_into<T>(x, out, [](auto&& v) { return xt::exp(v); }); break;
+      case Unary::abs: unary_into<T>(x, out, [](auto&& v) { return xt::abs(v); }); break;
+      case Unary::sign:
+        unary_into<T>(x, out, [&](auto&& v) { return xt::where(v > zero, one, xt::where(v < zero, -one, zero)); });
+        break;
+      // Propagates NaN and keeps the SIMD select path.
+      case Unary::relu: unary_into<T>(x, out, [&](auto&& v) { return xt::where(v < zero, zero, v); }); break;
+      default:
+        if constexpr (std::is_floating_point_v<T>) {
+          switch (op) {
+            case Unary::exp: unary_into<T>(x, out, [](auto&& v) { return xt::exp(v); }); break;
+            case Unary::log: unary_into<T>(x, out, [](auto&& v) { return xt::log(v); }); break;
+            case Unary::sqrt: unary_into<T>(x, out, [](auto&& v) { return xt::sqrt(v); }); break;
+            case Unary::sin: unary_into<T>(x, out, [](auto&& v) { return xt::sin(v); }); break;
+            case Unary::cos: unary_into<T>(x, out, [](auto&& v) { return xt::cos(v); }); break;
+            case Unary::tanh: unary_into<T>(x, out, [](auto&& v) { return xt::tanh(v); }); break;
+            case Unary::sigmoid:
+              unary_into<T>(x, out, [&](auto&& v) { return one / (one + xt::exp(-v)); });
+              break;
+            default: break;
+          }
+        } else {
+          float_only("unary", x.dtype());
+        }
+    }
+  });
+  return out;
+}
+
+Tensor unary_param(UnaryParam op, const Tensor& x, double p0, double p1) {
+  Tensor out = make_tensor(x.shape(), x.dtype());
+  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+    const T zero = 0, one = 1;
+    switch (op) {
+      case UnaryParam::clamp: {
+        const T lo = bound_as<T>(p0), hi = bound_as<T>(p1);
+        // min(max(v, lo), hi) as PyTorch: lo > hi gives hi everywhere; NaN passes through.
+        const T below = lo > hi ? hi : lo;
+        unary_into<T>(x, out, [&](auto&& v) { return xt::where(v < lo, below, xt::where(v > hi, hi, v)); });
+        break;
+      }
+      case UnaryParam::in_range: {
+        const T lo = bound_as<T>(p0), hi = bound_as<T>(p1);
+        unary_into<T>(x, out, [&](auto&& v) { return xt::where(v >= lo && v <= hi, one, zero); });
+        break;
+      }
+      case UnaryParam::pow:
+        if (p0 == 2.0) {
+          unary_into<T>(x, out, [](auto&& v) { return v * v; });
+        } else if (p0 == 1.0) {
+          unary_into<T>(x, out, [](auto&& v) { return 1 * v; });
+        } else {
+          const T p = static_cast<T>(p0);
+          unary_into<T>(x, out, [&](auto&& v) { return xt::pow(v, p); });
+        }
+        break;
+      default:
+        if constexpr (std::is_floating_point_v<T>) {
+          const T a = static_cast<T>(p0), b = static_cast<T>(p1);
+          switch (op) {
+            case UnaryParam::leaky_relu:
+              unary_into<T>(x, out, [&](auto&& v) { return xt::where(v > zero, v, v * a); });
+              break;
+            case UnaryParam::elu:
+              unary_into<T>(x, out, [&](auto&& v) { return xt::where(v > zero, v, a * xt::expm1(v)); });
+              break;
+            case UnaryParam::softplus:  // a = beta, b = threshold: linear above it, as PyTorch
+              unary_into<T>(x, out, [&](auto&& v) { return xt::where(v * a > b, v, xt::log1p(xt::exp(v * a)) / a); });
+              break;
+            default: break;
+          }
+        } else {
+          float_only("unary", x.dtype());
+        }
     }
   });
   return out;

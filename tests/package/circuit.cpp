@@ -1,0 +1,29 @@
+// A consumer of an installed (or add_subdirectory'd) xgrad: the lecture circuit
+// f = (x + y) * z at x = -2, y = 5, z = -4, whose gradients are df/dx = df/dy = z = -4 and
+// df/dz = x + y = 3. Exits non-zero when a value is wrong.
+#include <cmath>
+#include <cstdio>
+
+#include <xgrad/xgrad.h>
+
+int main() {
+  using namespace xgrad;
+  const TensorOptions leaf{.dtype = Dtype::float64, .requires_grad = true};
+  Tensor x = scalar_tensor(-2.0, leaf);
+  Tensor y = scalar_tensor(5.0, leaf);
+  Tensor z = scalar_tensor(-4.0, leaf);
+  Tensor f = (x + y) * z;
+  f.backward();
+
+  const double got[] = {f.item<double>(), x.grad().item<double>(), y.grad().item<double>(),
+                        z.grad().item<double>()};
+  const double want[] = {-12.0, -4.0, -4.0, 3.0};
+  const char* names[] = {"f", "df/dx", "df/dy", "df/dz"};
+  int failures = 0;
+  for (int i = 0; i < 4; ++i) {
+    const bool ok = std::abs(got[i] - want[i]) < 1e-12;
+    std::printf("%-6s = %6.2f (expected %6.2f) %s\n", names[i], got[i], want[i], ok ? "ok" : "WRONG");
+    failures += ok ? 0 : 1;
+  }
+  return failures == 0 ? 0 : 1;
+}
