@@ -18,9 +18,12 @@ namespace xgrad {
 
 const char* to_string(GradcheckMode mode) {
   switch (mode) {
-    case GradcheckMode::slow: return "slow";
-    case GradcheckMode::fast: return "fast";
-    case GradcheckMode::sparse: return "sparse";
+    case GradcheckMode::slow:
+      return "slow";
+    case GradcheckMode::fast:
+      return "fast";
+    case GradcheckMode::sparse:
+      return "sparse";
   }
   return "?";
 }
@@ -40,9 +43,7 @@ std::vector<std::int64_t> multi_index(std::int64_t flat, const Shape& shape) {
   return idx;
 }
 
-std::string index_string(const std::vector<std::int64_t>& idx) {
-  return fmt::format("[{}]", fmt::join(idx, ", "));
-}
+std::string index_string(const std::vector<std::int64_t>& idx) { return fmt::format("[{}]", fmt::join(idx, ", ")); }
 
 // A fresh float64 buffer with the values of t (never shares storage with the caller's tensor).
 Tensor float64_copy(const Tensor& t, bool requires_grad) {
@@ -62,8 +63,8 @@ struct Problem {
   TensorList eval(bool with_grad, const char* when) const {
     AutoGradMode mode(with_grad);
     TensorList outs = (*fn)(inputs);
-    XGRAD_CHECK(outs.size() == out_shapes.size(), "{}: fn returned {} outputs {} but {} at first", who,
-                outs.size(), when, out_shapes.size());
+    XGRAD_CHECK(outs.size() == out_shapes.size(), "{}: fn returned {} outputs {} but {} at first", who, outs.size(),
+                when, out_shapes.size());
     for (std::size_t o = 0; o < outs.size(); ++o) {
       XGRAD_CHECK(outs[o].defined(), "{}: fn returned an undefined output {} {}", who, o, when);
       XGRAD_CHECK(outs[o].shape() == out_shapes[o],
@@ -108,8 +109,7 @@ struct Problem {
   }
 
   // Numeric derivative of every output along direction u of input i.
-  std::vector<std::vector<double>> numeric_directional(std::size_t i, const std::vector<double>& u,
-                                                       double eps) const {
+  std::vector<std::vector<double>> numeric_directional(std::size_t i, const std::vector<double>& u, double eps) const {
     Tensor input = inputs[i];
     double* x = input.mutable_data<double>();
     const std::vector<double> original(x, x + u.size());
@@ -128,7 +128,7 @@ struct Problem {
     for (std::size_t i : diff) wrt.push_back(inputs[i]);
     TensorList grads;
     if (outs[o].requires_grad())
-      grads = grad({outs[o]}, wrt, {g}, {.retain_graph = true, .allow_unused = true});
+      grads = grad({outs[o]}, wrt, {g}, {.retain_graph = true, .create_graph = false, .allow_unused = true});
     for (std::size_t d = 0; d < diff.size(); ++d) {
       const Tensor& in = inputs[diff[d]];
       if (d < grads.size() && grads[d].defined()) {
@@ -184,8 +184,8 @@ class Tally {
  public:
   Tally(GradcheckResult& r, const GradcheckOptions& opts) : r_(r), opts_(opts) {}
 
-  void add(std::size_t output, std::size_t input, const Shape& input_shape, std::int64_t flat,
-           std::int64_t output_flat, double a, double n) {
+  void add(std::size_t output, std::size_t input, const Shape& input_shape, std::int64_t flat, std::int64_t output_flat,
+           double a, double n) {
     const double err = std::abs(a - n);
     const double allowed = opts_.atol + opts_.rtol * std::abs(n);
     double ratio = err / std::max(allowed, std::numeric_limits<double>::min());
@@ -359,9 +359,12 @@ GradcheckResult run_check(const DifferentiableFunction& fn, const TensorList& in
   validate(opts, who);
   Problem p = prepare(fn, inputs, who);
   switch (opts.mode) {
-    case GradcheckMode::slow: return check_slow(p, opts);
-    case GradcheckMode::fast: return check_fast(p, opts);
-    case GradcheckMode::sparse: return check_sparse(p, opts);
+    case GradcheckMode::slow:
+      return check_slow(p, opts);
+    case GradcheckMode::fast:
+      return check_fast(p, opts);
+    case GradcheckMode::sparse:
+      return check_sparse(p, opts);
   }
   return check_slow(p, opts);
 }
@@ -376,20 +379,21 @@ DifferentiableFunction as_list_function(const ScalarOutputFunction& fn) {
 std::string GradcheckResult::report() const {
   std::string s;
   if (passed) {
-    s = fmt::format("gradcheck passed ({} mode, eps {:g}, atol {:g}, rtol {:g}): {} entries compared", to_string(mode),
-                    eps, atol, rtol, num_checked);
-    if (num_checked) s += fmt::format(", max abs error {:.3e}, max relative error {:.3e}", max_abs_error, max_rel_error);
+    s = fmt::format("{} passed ({} mode, eps {:g}, atol {:g}, rtol {:g}): {} entries compared",
+                    second_order ? "gradgradcheck" : "gradcheck", to_string(mode), eps, atol, rtol, num_checked);
+    if (num_checked)
+      s += fmt::format(", max abs error {:.3e}, max relative error {:.3e}", max_abs_error, max_rel_error);
     if (!note.empty()) s += "\n  " + note;
     return s;
   }
-  s = fmt::format("gradcheck FAILED ({} mode, eps {:g}, atol {:g}, rtol {:g}): {} of {} entries differ\n",
-                  to_string(mode), eps, atol, rtol, num_failed, num_checked);
+  s = fmt::format("{} FAILED ({} mode, eps {:g}, atol {:g}, rtol {:g}): {} of {} entries differ\n",
+                  second_order ? "gradgradcheck" : "gradcheck", to_string(mode), eps, atol, rtol, num_failed,
+                  num_checked);
   if (!note.empty()) s += "  " + note + "\n";
   std::string where = flat_index >= 0 ? fmt::format("element {} (flat index {})", index_string(element), flat_index)
                                       : std::string("a random direction u");
-  std::string out_where =
-      output_flat_index >= 0 ? fmt::format("output {} element {}", output_index, output_flat_index)
-                             : fmt::format("output {} (projected on a random v)", output_index);
+  std::string out_where = output_flat_index >= 0 ? fmt::format("output {} element {}", output_index, output_flat_index)
+                                                 : fmt::format("output {} (projected on a random v)", output_index);
   s += fmt::format("  worst: d {} / d input {} (shape {}) at {}\n", out_where, input_index, to_string(input_shape),
                    where);
   const double err = std::abs(analytic - numeric);
@@ -421,14 +425,12 @@ GradcheckResult gradgradcheck(const DifferentiableFunction& fn, const TensorList
   std::vector<std::size_t> diff_outs;
   for (std::size_t o = 0; o < outs.size(); ++o)
     if (first.out_floating[o] && outs[o].requires_grad()) diff_outs.push_back(o);
-  XGRAD_CHECK(!diff_outs.empty(), "{}: no output of fn requires grad, so it has no first-order gradient to check",
-              who);
+  XGRAD_CHECK(!diff_outs.empty(), "{}: no output of fn requires grad, so it has no first-order gradient to check", who);
 
   const std::size_t n_in = first.inputs.size();
   TensorList all = first.inputs;
   Rng rng(opts.seed ^ 0x9e3779b97f4a7c15ull);
-  for (std::size_t o : diff_outs)
-    all.push_back(random_like(outs[o].shape(), Dtype::float64, rng).requires_grad_(true));
+  for (std::size_t o : diff_outs) all.push_back(random_like(outs[o].shape(), Dtype::float64, rng).requires_grad_(true));
 
   const std::vector<std::size_t> diff = first.diff;
   DifferentiableFunction first_order = [fn, n_in, diff, diff_outs](const TensorList& in) -> TensorList {
@@ -443,7 +445,8 @@ GradcheckResult gradgradcheck(const DifferentiableFunction& fn, const TensorList
       grad_outputs.push_back(in[n_in + k]);
     }
     for (std::size_t i : diff) wrt.push_back(xs[i]);
-    TensorList grads = grad(roots, wrt, grad_outputs, {.create_graph = true, .allow_unused = true});
+    TensorList grads =
+        grad(roots, wrt, grad_outputs, {.retain_graph = true, .create_graph = true, .allow_unused = true});
     for (std::size_t k = 0; k < grads.size(); ++k)
       if (!grads[k].defined()) grads[k] = zeros_like(wrt[k]);  // undefined counts as zero
     return grads;
@@ -452,6 +455,7 @@ GradcheckResult gradgradcheck(const DifferentiableFunction& fn, const TensorList
   GradcheckOptions inner = opts;
   inner.raise_on_failure = false;
   GradcheckResult r = run_check(first_order, all, inner, who);
+  r.second_order = true;
   std::string legend = fmt::format(
       "gradgradcheck: output k is the gradient of the k-th differentiable input (inputs {}); inputs {}..{} are "
       "the grad_outputs v",
@@ -461,8 +465,7 @@ GradcheckResult gradgradcheck(const DifferentiableFunction& fn, const TensorList
   return r;
 }
 
-GradcheckResult gradgradcheck(const ScalarOutputFunction& fn, const TensorList& inputs,
-                              const GradcheckOptions& opts) {
+GradcheckResult gradgradcheck(const ScalarOutputFunction& fn, const TensorList& inputs, const GradcheckOptions& opts) {
   return gradgradcheck(as_list_function(fn), inputs, opts);
 }
 

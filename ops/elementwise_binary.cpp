@@ -1,5 +1,9 @@
 // Binary elementwise ops with NumPy broadcasting. Each VJP sums its gradient back to the
 // input's shape (sum_to), so broadcasting is differentiable, twice.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
 #include "../core/kernels/elementwise.h"
 #include "sample_util.h"
 
@@ -77,6 +81,98 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   return y;
 }
 
+Tensor pow(const Tensor& base0, const Tensor& exponent0) {
+  check_defined("pow", base0, exponent0);
+  auto [a, b] = promoted(base0, exponent0, result_type(base0, exponent0));
+  if (b.dtype() == int64 && b.numel() > 0) {
+    const std::int64_t* e = b.data<std::int64_t>();
+    XGRAD_CHECK(std::none_of(e, e + b.numel(), [](std::int64_t v) { return v < 0; }),
+                "pow: integers to negative integer powers are not allowed (base {} {}, exponent {} {})",
+                to_string(a.shape()), dtype_name(a.dtype()), to_string(b.shape()), dtype_name(b.dtype()));
+  }
+  Tensor y = kernels::binary(kernels::Binary::pow, a, b, "pow");
+  record(y, "pow", {a, b}, {a, b, y}, [](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor a = n.saved(0), b = n.saved(1);
+    const Tensor zero = scalar_like(0.0, gy);
+    Tensor da, db;
+    if (n.needs_input_grad(0)) {
+      // b * a^(b-1), taken as 0 where b == 0 (PyTorch), so 0^0 gives no NaN.
+      const Tensor b_is_zero = kernels::compare_scalar(kernels::Compare::eq, b, 0.0);
+      da = reduce_grad(n, 0, where(b_is_zero, zero, gy * (b * pow(a, b - 1.0))));
+    }
+    if (n.needs_input_grad(1)) {
+      // y * log(a), taken as 0 where a == 0 and b >= 0 (PyTorch): the limit there is finite.
+      const Tensor a_zero_b_nonneg =
+          kernels::binary(kernels::Binary::mul, kernels::compare_scalar(kernels::Compare::eq, a, 0.0),
+                          kernels::compare_scalar(kernels::Compare::ge, b, 0.0), "pow");
+      db = reduce_grad(n, 1, where(a_zero_b_nonneg, zero, gy * (n.saved(2) * log(a))));
+    }
+    return {da, db};
+  });
+  return y;
+}
+
+Tensor pow(const Tensor& base, double exponent) {
+  XGRAD_CHECK(base.defined(), "pow: the base is an undefined tensor");
+  Tensor x = base;
+  if (x.dtype() == int64) {
+    const bool integral = exponent == std::floor(exponent);
+    XGRAD_CHECK(!integral || exponent >= 0,
+                "pow: integers to negative integer powers are not allowed (base {} int64, exponent {})",
+                to_string(x.shape()), exponent);
+    if (!integral) x = to_dtype(x, float32);  // PyTorch promotes an integer tensor to the default float
+  }
+  Tensor y = kernels::unary_param(kernels::UnaryParam::pow, x, exponent);
+  record(y, "pow_scalar", {x}, {x}, [exponent](Node& n, const Tensor& gy) -> TensorList {
+    const Edge& e = n.next_edges()[0];
+    if (exponent == 0.0) return {zeros(e.shape, {.dtype = e.dtype})};
+    return {gy * (exponent * pow(n.saved(0), exponent - 1.0))};
+  });
+  return y;
+}
+
+namespace {
+
+// maximum / minimum. Ties split the gradient evenly (PyTorch).
+Tensor extremum(const char* name, kernels::Binary op, const Tensor& a0, const Tensor& b0) {
+  check_defined(name, a0, b0);
+  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  Tensor y = kernels::binary(op, a, b, name);
+  const bool is_max = op == kernels::Binary::maximum;
+  record(y, name, {a, b}, {a, b}, [name, is_max](Node& n, const Tensor& gy) -> TensorList {
+    // da = dy * share (a constant 1, 1/2 or 0); db = dy - da, exactly dy * (1 - share).
+    const Tensor share_a = kernels::extremum_share(n.saved(0), n.saved(1), is_max, gy.dtype(), name);
+    const Tensor da = gy * share_a;
+    return {reduce_grad(n, 0, da), n.needs_input_grad(1) ? reduce_grad(n, 1, gy - da) : Tensor()};
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return extremum("maximum", kernels::Binary::maximum, a, b);
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return extremum("minimum", kernels::Binary::minimum, a, b);
+}
+
+Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
+  XGRAD_CHECK(condition.defined(), "where: the condition is an undefined tensor");
+  check_defined("where", a0, b0);
+  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  Tensor y = kernels::where(condition, a, b, "where");
+  // The condition is never differentiated: only a and b are inputs of the node.
+  record(y, "where", {a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor c = n.saved(0);
+    const Tensor zero = scalar_like(0.0, gy);
+    return {n.needs_input_grad(0) ? reduce_grad(n, 0, where(c, gy, zero)) : Tensor(),
+            n.needs_input_grad(1) ? reduce_grad(n, 1, where(c, zero, gy)) : Tensor()};
+  });
+  return y;
+}
+
 Tensor scalar_like(double value, const Tensor& like) {
   Dtype d = like.dtype();
   if (!is_floating(d) && value != static_cast<double>(static_cast<std::int64_t>(value))) d = float32;
@@ -97,38 +193,116 @@ Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(a, b), b); 
 Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(a, b), b); }
 Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
 
-void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
-  // Shapes every broadcasting binary op is sampled on.
-  auto binary_samples = [](Dtype d, bool b_away_from_zero) {
-    auto second = [&](const Shape& s) {
-      return b_away_from_zero ? samples::away_from_zero(s, d, 0.5, 2.0) : samples::input(s, d);
-    };
-    return std::vector<std::pair<std::string, TensorList>>{
-        {"same shape [3,4]", {samples::input({3, 4}, d), second({3, 4})}},
-        {"broadcast [3,1] x [4]", {samples::input({3, 1}, d), second({4})}},
-        {"broadcast [2,1,3] x [4,1]", {samples::input({2, 1, 3}, d), second({4, 1})}},
-        {"tensor x 0-d", {samples::input({2, 3}, d), second({})}},
-        {"0-d x 0-d", {samples::input({}, d), second({})}},
-        {"size-0 dim [0,3] x [3]", {samples::input({0, 3}, d), second({3})}},
-    };
+namespace {
+
+// How the second (and first) operand of a sampled binary op is drawn.
+enum class SampleKind {
+  any,               // both uniform in [-1, 1)
+  b_away_from_zero,  // b's magnitude in [0.5, 2): div
+  positive_base,     // a uniform in [0.5, 2), b in [-1, 1): pow
+  separated,         // a on the grid 0.2k, b on 0.2k + 0.1: |a - b| >= 0.1, no ties (maximum, minimum)
+};
+
+// Values on the grid 0.2 k + offset within [-1, 1]: random, and never within 0.1 of the other grid.
+Tensor on_grid(const Shape& shape, Dtype d, double offset) {
+  std::vector<double> v = uniform(shape, -1.0, 1.0, {.dtype = float64}).to_vector<double>();
+  for (double& x : v) x = std::round(x / 0.2) * 0.2 + offset;
+  return tensor(v, shape, {.dtype = d, .requires_grad = true});
+}
+
+std::pair<Tensor, Tensor> sample_pair(const Shape& sa, const Shape& sb, Dtype d, SampleKind kind) {
+  switch (kind) {
+    case SampleKind::any: return {samples::input(sa, d), samples::input(sb, d)};
+    case SampleKind::b_away_from_zero: return {samples::input(sa, d), samples::away_from_zero(sb, d, 0.5, 2.0)};
+    case SampleKind::positive_base: return {samples::input(sa, d, 0.5, 2.0), samples::input(sb, d)};
+    case SampleKind::separated: return {on_grid(sa, d, 0.0), on_grid(sb, d, 0.1)};
+  }
+  return {};
+}
+
+// Shapes every broadcasting binary op is sampled on.
+std::vector<std::pair<std::string, TensorList>> binary_samples(Dtype d, SampleKind kind) {
+  const std::vector<std::tuple<std::string, Shape, Shape>> shapes = {
+      {"same shape [3,4]", {3, 4}, {3, 4}},
+      {"broadcast [3,1] x [4]", {3, 1}, {4}},
+      {"broadcast [2,1,3] x [4,1]", {2, 1, 3}, {4, 1}},
+      {"broadcast [1] x [2,3]", {1}, {2, 3}},
+      {"tensor x 0-d", {2, 3}, {}},
+      {"0-d x tensor", {}, {3}},
+      {"0-d x 0-d", {}, {}},
+      {"size-0 dim [0,3] x [3]", {0, 3}, {3}},
   };
+  std::vector<std::pair<std::string, TensorList>> out;
+  for (const auto& [desc, sa, sb] : shapes) {
+    auto [a, b] = sample_pair(sa, sb, d, kind);
+    out.push_back({desc, {a, b}});
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
   auto add_binary = [&](const char* name, const char* formula, Tensor (*fn)(const Tensor&, const Tensor&),
-                        bool b_away_from_zero) {
+                        SampleKind kind) {
     r.push_back({.name = name,
                  .arity = 2,
                  .differentiable = {true, true},
                  .formula = formula,
                  .samples = [=](Dtype d) {
                    std::vector<OpSample> out;
-                   for (auto& [desc, ins] : binary_samples(d, b_away_from_zero))
+                   for (auto& [desc, ins] : binary_samples(d, kind))
                      out.push_back({desc, ins, [=](const TensorList& in) { return fn(in[0], in[1]); }});
                    return out;
                  }});
   };
-  add_binary("add", "da = sum_to(dy), db = sum_to(dy)", add, false);
-  add_binary("sub", "da = sum_to(dy), db = -sum_to(dy)", sub, false);
-  add_binary("mul", "da = sum_to(dy * b), db = sum_to(dy * a)", mul, false);
-  add_binary("div", "da = sum_to(dy / b), db = -sum_to(dy * a / b^2)", div, true);
+  add_binary("add", "da = sum_to(dy), db = sum_to(dy)", add, SampleKind::any);
+  add_binary("sub", "da = sum_to(dy), db = -sum_to(dy)", sub, SampleKind::any);
+  add_binary("mul", "da = sum_to(dy * b), db = sum_to(dy * a)", mul, SampleKind::any);
+  add_binary("div", "da = sum_to(dy / b), db = -sum_to(dy * a / b^2)", div, SampleKind::b_away_from_zero);
+  add_binary("pow", "da = sum_to(dy * b * a^(b-1)), db = sum_to(dy * y * log(a))",
+             static_cast<Tensor (*)(const Tensor&, const Tensor&)>(pow), SampleKind::positive_base);
+  add_binary("maximum", "da = sum_to(dy * ((a > b) + (a == b) / 2)), db = sum_to(dy) - da", maximum,
+             SampleKind::separated);
+  add_binary("minimum", "da = sum_to(dy * ((a < b) + (a == b) / 2)), db = sum_to(dy) - da", minimum,
+             SampleKind::separated);
+
+  r.push_back({.name = "pow_scalar",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * p * x^(p-1)",
+               .samples = [](Dtype d) {
+                 auto with = [](double p) {
+                   return [p](const TensorList& in) { return pow(in[0], p); };
+                 };
+                 return std::vector<OpSample>{
+                     {"[3,4] ^ 2", {samples::input({3, 4}, d)}, with(2.0)},
+                     {"[3,4] ^ 3", {samples::input({3, 4}, d)}, with(3.0)},
+                     {"positive [2,3] ^ 0.5", {samples::input({2, 3}, d, 0.5, 2.0)}, with(0.5)},
+                     {"positive [4] ^ -1.5", {samples::input({4}, d, 0.5, 2.0)}, with(-1.5)},
+                     {"0-d ^ 2.5", {samples::input({}, d, 0.5, 2.0)}, with(2.5)},
+                     {"size-0 [0,2] ^ 2", {samples::input({0, 2}, d)}, with(2.0)},
+                 };
+               }});
+
+  r.push_back({.name = "where",
+               .arity = 3,
+               .differentiable = {false, true, true},
+               .formula = "da = sum_to(where(c, dy, 0)), db = sum_to(where(c, 0, dy))",
+               .samples = [](Dtype d) {
+                 auto call = [](const TensorList& in) { return where(in[0], in[1], in[2]); };
+                 // Conditions as constant masks: float 0/1 in the sample dtype, or int64 from a comparison.
+                 auto float_mask = [d](const Shape& s) { return kernels::compare_scalar(kernels::Compare::gt, samples::constant(s, d), 0.0); };
+                 auto int_mask = [d](const Shape& s) { return gt(samples::constant(s, d), zeros({}, {.dtype = d})); };
+                 return std::vector<OpSample>{
+                     {"same shape [3,4]", {float_mask({3, 4}), samples::input({3, 4}, d), samples::input({3, 4}, d)}, call},
+                     {"int64 cond [3,1] broadcasts, a [4], b [3,4]",
+                      {int_mask({3, 1}), samples::input({4}, d), samples::input({3, 4}, d)}, call},
+                     {"cond [4], a [2,1,4], b 0-d", {float_mask({4}), samples::input({2, 1, 4}, d), samples::input({}, d)}, call},
+                     {"0-d cond, a [2,3], b [3]", {float_mask({}), samples::input({2, 3}, d), samples::input({3}, d)}, call},
+                     {"size-0 [0,3]", {float_mask({0, 3}), samples::input({0, 3}, d), samples::input({3}, d)}, call},
+                 };
+               }});
 }
 
 }  // namespace xgrad

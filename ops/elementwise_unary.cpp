@@ -1,44 +1,301 @@
-// Unary elementwise ops: forward through kernels::unary, VJP written with xgrad ops.
+// Unary elementwise ops: forward through kernels::unary / unary_param, VJP written with xgrad
+// ops. Gradient masks (x > 0, min <= x <= max) are constants built by kernels in x's dtype.
+#include <cmath>
+#include <limits>
+
 #include "../core/kernels/elementwise.h"
 #include "sample_util.h"
 
 namespace xgrad {
 
+namespace {
+
+// Math functions need floating values; integer tensors are rejected rather than promoted.
+void check_floating(const char* op, const Tensor& x) {
+  XGRAD_CHECK(x.defined(), "{}: the input is an undefined tensor", op);
+  XGRAD_CHECK(is_floating(x.dtype()), "{}: expects a floating tensor (float32 or float64), got {} of shape {}",
+              op, dtype_name(x.dtype()), to_string(x.shape()));
+}
+
+void check_defined(const char* op, const Tensor& x) {
+  XGRAD_CHECK(x.defined(), "{}: the input is an undefined tensor", op);
+}
+
+using kernels::Compare;
+using kernels::Unary;
+using kernels::UnaryParam;
+
+}  // namespace
+
 Tensor neg(const Tensor& x) {
-  Tensor y = kernels::unary(kernels::Unary::neg, x);
+  check_defined("neg", x);
+  Tensor y = kernels::unary(Unary::neg, x);
   record(y, "neg", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {neg(gy)}; });
   return y;
 }
 
 Tensor exp(const Tensor& x) {
-  XGRAD_CHECK(is_floating(x.dtype()), "exp: expects a floating tensor, got {}", dtype_name(x.dtype()));
-  Tensor y = kernels::unary(kernels::Unary::exp, x);
+  check_floating("exp", x);
+  Tensor y = kernels::unary(Unary::exp, x);
   record(y, "exp", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList { return {mul(gy, n.saved(0))}; });
   return y;
 }
 
+Tensor log(const Tensor& x) {
+  check_floating("log", x);
+  Tensor y = kernels::unary(Unary::log, x);
+  record(y, "log", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {div(gy, n.saved(0))}; });
+  return y;
+}
+
+Tensor sqrt(const Tensor& x) {
+  check_floating("sqrt", x);
+  Tensor y = kernels::unary(Unary::sqrt, x);
+  record(y, "sqrt", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {div(gy, n.saved(0) * 2.0)};
+  });
+  return y;
+}
+
+Tensor abs(const Tensor& x) {
+  check_defined("abs", x);
+  Tensor y = kernels::unary(Unary::abs, x);
+  // sign(x) is locally constant, so the mask needs no graph of its own.
+  record(y, "abs", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {gy * kernels::unary(Unary::sign, n.saved(0))};
+  });
+  return y;
+}
+
+Tensor sign(const Tensor& x) {
+  check_defined("sign", x);
+  Tensor y = kernels::unary(Unary::sign, x);
+  // Zero gradient, as PyTorch; written through gy so second-order graphs stay connected.
+  record(y, "sign", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy * 0.0}; });
+  return y;
+}
+
+Tensor sin(const Tensor& x) {
+  check_floating("sin", x);
+  Tensor y = kernels::unary(Unary::sin, x);
+  record(y, "sin", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * cos(n.saved(0))}; });
+  return y;
+}
+
+Tensor cos(const Tensor& x) {
+  check_floating("cos", x);
+  Tensor y = kernels::unary(Unary::cos, x);
+  record(y, "cos", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {-(gy * sin(n.saved(0)))}; });
+  return y;
+}
+
+Tensor tanh(const Tensor& x) {
+  check_floating("tanh", x);
+  Tensor y = kernels::unary(Unary::tanh, x);
+  record(y, "tanh", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor y = n.saved(0);
+    return {gy * (1.0 - y * y)};
+  });
+  return y;
+}
+
+Tensor sigmoid(const Tensor& x) {
+  check_floating("sigmoid", x);
+  Tensor y = kernels::unary(Unary::sigmoid, x);
+  record(y, "sigmoid", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor y = n.saved(0);
+    return {gy * (y * (1.0 - y))};
+  });
+  return y;
+}
+
+Tensor relu(const Tensor& x) {
+  check_defined("relu", x);
+  Tensor y = kernels::unary(Unary::relu, x);
+  record(y, "relu", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+    return {gy * kernels::compare_scalar(Compare::gt, n.saved(0), 0.0)};
+  });
+  return y;
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  check_floating("leaky_relu", x);
+  Tensor y = kernels::unary_param(UnaryParam::leaky_relu, x, negative_slope);
+  record(y, "leaky_relu", {x}, {x}, [negative_slope](Node& n, const Tensor& gy) -> TensorList {
+    // The local slope: 1 where x > 0, else negative_slope (a constant).
+    const Tensor positive = kernels::compare_scalar(Compare::gt, n.saved(0), 0.0);
+    return {gy * (positive * (1.0 - negative_slope) + negative_slope)};
+  });
+  return y;
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  check_floating("elu", x);
+  Tensor y = kernels::unary_param(UnaryParam::elu, x, alpha);
+  record(y, "elu", {x}, {x, y}, [alpha](Node& n, const Tensor& gy) -> TensorList {
+    // x <= 0: d/dx alpha (e^x - 1) = y + alpha, through y so the second derivative follows.
+    const Tensor positive = kernels::compare_scalar(Compare::gt, n.saved(0), 0.0);
+    return {where(positive, gy, gy * (n.saved(1) + alpha))};
+  });
+  return y;
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  check_floating("softplus", x);
+  XGRAD_CHECK(beta != 0.0, "softplus: beta must be nonzero, got {}", beta);
+  Tensor y = kernels::unary_param(UnaryParam::softplus, x, beta, threshold);
+  record(y, "softplus", {x}, {x}, [beta, threshold](Node& n, const Tensor& gy) -> TensorList {
+    // Linear (slope 1) where beta x > threshold, else sigmoid(beta x).
+    const Tensor x = n.saved(0);
+    const Tensor bx = x * beta;
+    const Tensor linear = kernels::compare_scalar(Compare::gt, bx.detach(), threshold);
+    return {where(linear, gy, gy * sigmoid(bx))};
+  });
+  return y;
+}
+
+Tensor clamp(const Tensor& x0, std::optional<double> min, std::optional<double> max) {
+  check_defined("clamp", x0);
+  XGRAD_CHECK(min.has_value() || max.has_value(), "clamp: at least one of min or max must be given (input {} {})",
+              to_string(x0.shape()), dtype_name(x0.dtype()));
+  const double inf = std::numeric_limits<double>::infinity();
+  const double lo = min.value_or(-inf), hi = max.value_or(inf);
+  XGRAD_CHECK(!std::isnan(lo) && !std::isnan(hi), "clamp: a bound is NaN (min {}, max {})", lo, hi);
+  // An integer tensor keeps its dtype for integral bounds and becomes float32 otherwise (PyTorch).
+  auto integral = [](std::optional<double> v) { return !v || *v == std::floor(*v); };
+  const Tensor x = x0.dtype() == int64 && !(integral(min) && integral(max)) ? to_dtype(x0, float32) : x0;
+  Tensor y = kernels::unary_param(UnaryParam::clamp, x, lo, hi);
+  record(y, "clamp", {x}, {x}, [lo, hi](Node& n, const Tensor& gy) -> TensorList {
+    return {gy * kernels::unary_param(UnaryParam::in_range, n.saved(0), lo, hi)};
+  });
+  return y;
+}
+
+namespace {
+
+// Values uniform in [lo, hi) pushed at least `gap` away from each point in `kinks`.
+Tensor away_from(const Shape& shape, Dtype d, std::vector<double> kinks, double lo = -1.5, double hi = 1.5,
+                 double gap = 0.15) {
+  std::vector<double> v = uniform(shape, lo, hi, {.dtype = float64}).to_vector<double>();
+  for (double& x : v)
+    for (double k : kinks)
+      if (std::abs(x - k) < gap) x = x < k ? k - gap : k + gap;
+  return tensor(v, shape, {.dtype = d, .requires_grad = true});
+}
+
+// How a unary op's sample inputs are drawn.
+enum class Domain { any, away_from_zero, positive };
+
+Tensor draw(const Shape& s, Dtype d, Domain domain) {
+  switch (domain) {
+    case Domain::any: return samples::input(s, d);
+    case Domain::away_from_zero: return samples::away_from_zero(s, d, 0.1, 1.5);
+    case Domain::positive: return samples::input(s, d, 0.5, 2.0);
+  }
+  return {};
+}
+
+}  // namespace
+
 void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
-  auto unary_samples = [](Dtype d) {
+  using Fn = std::function<Tensor(const Tensor&)>;
+  auto unary_samples = [](Dtype d, Domain domain) {
     return std::vector<std::pair<std::string, Tensor>>{
-        {"[3,4]", samples::input({3, 4}, d)},
-        {"0-d", samples::input({}, d)},
-        {"size-0 [0,2]", samples::input({0, 2}, d)},
+        {"[3,4]", draw({3, 4}, d, domain)},
+        {"[2,1,3]", draw({2, 1, 3}, d, domain)},
+        {"0-d", draw({}, d, domain)},
+        {"size-0 [0,2]", draw({0, 2}, d, domain)},
     };
   };
-  auto add_unary = [&](const char* name, const char* formula, Tensor (*fn)(const Tensor&)) {
+  auto add_unary = [&](const char* name, const char* formula, Fn fn, Domain domain) {
     r.push_back({.name = name,
                  .arity = 1,
                  .differentiable = {true},
                  .formula = formula,
                  .samples = [=](Dtype d) {
                    std::vector<OpSample> out;
-                   for (auto& [desc, x] : unary_samples(d))
+                   for (auto& [desc, x] : unary_samples(d, domain))
                      out.push_back({desc, {x}, [=](const TensorList& in) { return fn(in[0]); }});
                    return out;
                  }});
   };
-  add_unary("neg", "dx = -dy", neg);
-  add_unary("exp", "dx = dy * y", exp);
+  add_unary("neg", "dx = -dy", [](const Tensor& x) { return neg(x); }, Domain::any);
+  add_unary("exp", "dx = dy * y", [](const Tensor& x) { return exp(x); }, Domain::any);
+  add_unary("log", "dx = dy / x", [](const Tensor& x) { return log(x); }, Domain::positive);
+  add_unary("sqrt", "dx = dy / (2 y)", [](const Tensor& x) { return sqrt(x); }, Domain::positive);
+  add_unary("abs", "dx = dy * sign(x)", [](const Tensor& x) { return abs(x); }, Domain::away_from_zero);
+  add_unary("sign", "dx = 0", [](const Tensor& x) { return sign(x); }, Domain::away_from_zero);
+  add_unary("sin", "dx = dy * cos(x)", [](const Tensor& x) { return sin(x); }, Domain::any);
+  add_unary("cos", "dx = -dy * sin(x)", [](const Tensor& x) { return cos(x); }, Domain::any);
+  add_unary("tanh", "dx = dy * (1 - y^2)", [](const Tensor& x) { return tanh(x); }, Domain::any);
+  add_unary("sigmoid", "dx = dy * y * (1 - y)", [](const Tensor& x) { return sigmoid(x); }, Domain::any);
+  add_unary("relu", "dx = dy * (y > 0)", [](const Tensor& x) { return relu(x); }, Domain::away_from_zero);
+
+  r.push_back({.name = "leaky_relu",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * (x > 0 ? 1 : negative_slope)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,4] default slope", {draw({3, 4}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return leaky_relu(in[0]); }},
+                     {"[2,3] slope 0.2", {draw({2, 3}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return leaky_relu(in[0], 0.2); }},
+                     {"0-d slope -0.5", {draw({}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return leaky_relu(in[0], -0.5); }},
+                     {"size-0 [0,2]", {draw({0, 2}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return leaky_relu(in[0]); }},
+                 };
+               }});
+  r.push_back({.name = "elu",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * (x > 0 ? 1 : y + alpha)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,4] alpha 1", {draw({3, 4}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return elu(in[0]); }},
+                     {"[2,3] alpha 0.5", {draw({2, 3}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return elu(in[0], 0.5); }},
+                     {"0-d alpha 2", {draw({}, d, Domain::away_from_zero)},
+                      [](const TensorList& in) { return elu(in[0], 2.0); }},
+                 };
+               }});
+  r.push_back({.name = "softplus",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * (beta x > threshold ? 1 : sigmoid(beta x))",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,4] defaults", {draw({3, 4}, d, Domain::any)},
+                      [](const TensorList& in) { return softplus(in[0]); }},
+                     // beta x crosses threshold 1 at x = 0.5: values kept away from it.
+                     {"[2,3] beta 2 threshold 1 (both branches)", {away_from({2, 3}, d, {0.5})},
+                      [](const TensorList& in) { return softplus(in[0], 2.0, 1.0); }},
+                     {"0-d beta 0.5", {draw({}, d, Domain::any)},
+                      [](const TensorList& in) { return softplus(in[0], 0.5); }},
+                     {"size-0 [0,2]", {draw({0, 2}, d, Domain::any)},
+                      [](const TensorList& in) { return softplus(in[0]); }},
+                 };
+               }});
+  r.push_back({.name = "clamp",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * (min <= x <= max)",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,4] min -0.5 max 0.5", {away_from({3, 4}, d, {-0.5, 0.5})},
+                      [](const TensorList& in) { return clamp(in[0], -0.5, 0.5); }},
+                     {"[2,3] min 0 only", {away_from({2, 3}, d, {0.0})},
+                      [](const TensorList& in) { return clamp(in[0], 0.0, std::nullopt); }},
+                     {"[4] max 0.3 only", {away_from({4}, d, {0.3})},
+                      [](const TensorList& in) { return clamp(in[0], std::nullopt, 0.3); }},
+                     {"0-d min -1 max 1", {away_from({}, d, {-1.0, 1.0})},
+                      [](const TensorList& in) { return clamp(in[0], -1.0, 1.0); }},
+                     {"size-0 [0,2]", {away_from({0, 2}, d, {0.0})},
+                      [](const TensorList& in) { return clamp(in[0], 0.0, 1.0); }},
+                 };
+               }});
 }
 
 }  // namespace xgrad

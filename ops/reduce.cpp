@@ -1,5 +1,7 @@
 // Reductions over all or some dims, with keepdim.
 #include <algorithm>
+#include <functional>
+#include <string>
 
 #include "../core/kernels/reduce.h"
 #include "sample_util.h"
@@ -27,6 +29,16 @@ Shape kept_shape(const Shape& in, const Dims& dims) {
   Shape s = in;
   for (auto d : dims) s[static_cast<std::size_t>(d)] = 1;
   return s;
+}
+
+// Sample input: the values (k - numel/2) * step for k = 0..numel-1 in a random order, so every
+// slice has a unique max and min and a spread of at least `step`.
+Tensor distinct_values(const Shape& shape, Dtype dtype, double step) {
+  const auto n = static_cast<std::size_t>(numel_of(shape));
+  std::vector<double> v(n);
+  for (std::size_t k = 0; k < n; ++k) v[k] = (static_cast<double>(k) - static_cast<double>(n) / 2) * step;
+  for (std::size_t k = n; k > 1; --k) std::swap(v[k - 1], v[random::next_u64() % k]);
+  return tensor(v, shape, {.dtype = dtype, .requires_grad = true});
 }
 
 std::int64_t reduced_count(const Shape& in, const Dims& dims) {
@@ -58,6 +70,181 @@ Tensor mean(const Tensor& x, const Dims& dims0, bool keepdim) {
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
+// ---- prod
+
+namespace {
+// Above this many elements the exact zero-aware prod gradient (an [n, n] copy per slice) is too
+// big, and a formula that is exact to first order takes over.
+constexpr std::int64_t kExactProdGradLimit = std::int64_t{1} << 22;
+
+// d prod(x along dim) / dx_i: the product of the other elements of x_i's slice, computed without
+// dividing so that zeros are handled. Each slice is copied n times with its own element set to 1
+// and reduced by prod, which is differentiable again (exact double backward with zeros too).
+Tensor prod_of_others(const Tensor& x, std::int64_t dim) {
+  const Shape& s = x.shape();
+  const std::int64_t n = s[static_cast<std::size_t>(dim)];
+  const auto d = static_cast<std::size_t>(dim);
+  if (x.numel() * n <= kExactProdGradLimit) {
+    Shape one_row = s, rows = s;
+    one_row.insert(d, 1);
+    rows.insert(d, n);
+    Tensor copies = expand(reshape(x, one_row), rows);  // copies[.., i, j, ..] = x[.., j, ..]
+    Shape eye_shape(s.size() - d + 1, 1);
+    eye_shape[0] = n;
+    eye_shape[1] = n;
+    Tensor diagonal = reshape(eye(n, {.dtype = x.dtype()}), eye_shape);
+    Tensor others = add(mul(copies, 1.0 - diagonal), diagonal);
+    return prod(others, dim + 1, false);
+  }
+  // Zeros replaced by 1: with no zero in the slice the others' product is p / x_i; with one zero
+  // it is p at the zero and 0 elsewhere; with more it is 0. Exact for the first derivative only.
+  const Tensor is_zero = kernels::equal_mask(x, scalar_tensor(0.0, {.dtype = x.dtype()}), x.dtype());
+  const Tensor nonzero_x = add(mul(x, 1.0 - is_zero), is_zero);
+  const Tensor p = prod(nonzero_x, dim, true);
+  const Tensor zeros_in_slice = kernels::sum_dims(is_zero, {dim}, true);
+  const Tensor no_zero = kernels::equal_mask(zeros_in_slice, scalar_tensor(0.0, {.dtype = x.dtype()}), x.dtype());
+  const Tensor one_zero =
+      mul(kernels::equal_mask(zeros_in_slice, scalar_tensor(1.0, {.dtype = x.dtype()}), x.dtype()), is_zero);
+  return add(mul(no_zero, div(p, nonzero_x)), mul(one_zero, p));
+}
+
+// dims: every dim of x, or one dim.
+Tensor prod_impl(const Tensor& x, const Dims& dims, bool keepdim) {
+  Tensor y = kernels::prod_dims(x, dims, keepdim);
+  const Shape kept = kept_shape(x.shape(), dims);
+  const bool all = static_cast<std::int64_t>(dims.size()) == x.dim();
+  const std::int64_t dim = all ? 0 : dims[0];
+  record(y, "prod", {x}, {x, y}, [kept, all, dim](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor x = n.saved(0);
+    const Tensor g = reshape(gy, kept);
+    if (kernels::count_equal(x, 0.0) == 0) return {div(mul(g, reshape(n.saved(1), kept)), x)};
+    if (!all) return {mul(g, prod_of_others(x, dim))};
+    return {reshape(mul(reshape(g, {1}), prod_of_others(reshape(x, {-1}), 0)), x.shape())};
+  });
+  return y;
+}
+}  // namespace
+
+Tensor prod(const Tensor& x) { return prod_impl(x, normalize_dims({}, x.dim(), "prod"), false); }
+
+Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return prod_impl(x, normalize_dims({dim}, x.dim(), "prod"), keepdim);
+}
+
+// ---- max / min
+
+namespace {
+Tensor extreme_all_op(const Tensor& x, bool largest, const char* name) {
+  XGRAD_CHECK(x.numel() > 0,
+              "{}(): Expected reduction dim to be specified for input.numel() == 0 (input shape {}); "
+              "pass a dim",
+              name, to_string(x.shape()));
+  Tensor y = kernels::extreme_all(x, largest);
+  record(y, name, {x}, {x, y}, [](Node& n, const Tensor& gy) -> TensorList {
+    // Tied extremes share the gradient evenly, as PyTorch's max() does.
+    const Tensor x = n.saved(0), y = n.saved(1);
+    const Tensor mask = kernels::equal_mask(x, y, x.dtype());
+    const auto ties = static_cast<double>(kernels::count_equal(mask, 1.0));
+    return {mul(gy, mul(mask, scalar_like(1.0 / ties, mask)))};
+  });
+  return y;
+}
+
+Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const char* name) {
+  const std::int64_t dim = wrap_dim(dim0, x.dim(), name);
+  XGRAD_CHECK(x.dim() == 0 || x.size(dim) != 0,
+              "{}(): Expected reduction dim {} to have non-zero size (input shape {})", name, dim,
+              to_string(x.shape()));
+  auto [values, indices] = kernels::extreme_dim(x, dim, keepdim, largest);
+  const Shape kept = x.dim() == 0 ? Shape{} : kept_shape(x.shape(), {dim});
+  const Tensor kept_indices = alias_with_shape(indices, kept);
+  record(values, name, {x}, {kept_indices}, [dim, kept](Node& n, const Tensor& gy) -> TensorList {
+    // The whole gradient goes to the selected index: a one-hot mask along dim, so the gradient
+    // of this gradient (w.r.t. gy) is the matching gather.
+    const Edge& in = n.next_edges()[0];
+    const Tensor one_hot = kernels::one_hot_along(n.saved(0), dim, in.shape, in.dtype);
+    return {mul(reshape(gy, kept), one_hot)};
+  });
+  return values;
+}
+
+Tensor arg_extreme_all_op(const Tensor& x, bool largest, const char* name) {
+  XGRAD_CHECK(x.numel() > 0,
+              "{}(): Expected reduction dim to be specified for input.numel() == 0 (input shape {}); "
+              "pass a dim",
+              name, to_string(x.shape()));
+  return kernels::arg_extreme_all(x, largest);
+}
+
+Tensor arg_extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const char* name) {
+  const std::int64_t dim = wrap_dim(dim0, x.dim(), name);
+  XGRAD_CHECK(x.dim() == 0 || x.size(dim) != 0,
+              "{}(): Expected reduction dim {} to have non-zero size (input shape {})", name, dim,
+              to_string(x.shape()));
+  return kernels::extreme_dim(x, dim, keepdim, largest).second;
+}
+}  // namespace
+
+Tensor max(const Tensor& x) { return extreme_all_op(x, true, "max"); }
+Tensor min(const Tensor& x) { return extreme_all_op(x, false, "min"); }
+Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, true, "max"); }
+Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, false, "min"); }
+Tensor argmax(const Tensor& x) { return arg_extreme_all_op(x, true, "argmax"); }
+Tensor argmin(const Tensor& x) { return arg_extreme_all_op(x, false, "argmin"); }
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_extreme_dim_op(x, dim, keepdim, true, "argmax");
+}
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_extreme_dim_op(x, dim, keepdim, false, "argmin");
+}
+
+// ---- var / std
+
+namespace {
+Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, bool keepdim, bool take_sqrt,
+                const char* name) {
+  XGRAD_CHECK(is_floating(x.dtype()), "{}: expects a floating tensor, got {} (input shape {})", name,
+              dtype_name(x.dtype()), to_string(x.shape()));
+  const Dims dims = normalize_dims(dims0, x.dim(), name);
+  Tensor y = kernels::var_dims(x, dims, correction, keepdim, take_sqrt);
+  const Shape kept = kept_shape(x.shape(), dims);
+  const auto divisor =
+      static_cast<double>(std::max<std::int64_t>(0, reduced_count(x.shape(), dims) - correction));
+  record(y, name, {x}, {x, y}, [dims, kept, divisor, take_sqrt](Node& n, const Tensor& gy) -> TensorList {
+    // var: dx = dy * 2 (x - mean) / divisor; std: the same divided by 2 std.
+    const Tensor x = n.saved(0);
+    Tensor g = reshape(gy, kept);
+    g = take_sqrt ? div(g, mul(reshape(n.saved(1), kept), scalar_like(divisor, x)))
+                  : mul(g, scalar_like(2.0 / divisor, x));
+    return {mul(g, sub(x, mean(x, dims, true)))};
+  });
+  return y;
+}
+}  // namespace
+
+Tensor var(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
+  return var_impl(x, dims, correction, keepdim, false, "var");
+}
+
+Tensor std(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
+  return var_impl(x, dims, correction, keepdim, true, "std");
+}
+
+// ---- logsumexp
+
+Tensor logsumexp(const Tensor& x, const Dims& dims0, bool keepdim) {
+  XGRAD_CHECK(is_floating(x.dtype()), "logsumexp: expects a floating tensor, got {} (input shape {})",
+              dtype_name(x.dtype()), to_string(x.shape()));
+  const Dims dims = normalize_dims(dims0, x.dim(), "logsumexp");
+  Tensor y = kernels::logsumexp_dims(x, dims, keepdim);
+  const Shape kept = kept_shape(x.shape(), dims);
+  record(y, "logsumexp", {x}, {x, y}, [kept](Node& n, const Tensor& gy) -> TensorList {
+    // dx = dy * softmax(x) = dy * exp(x - y)
+    return {mul(reshape(gy, kept), exp(sub(n.saved(0), reshape(n.saved(1), kept))))};
+  });
+  return y;
+}
+
 void register_reduce_ops(std::vector<OpInfo>& r) {
   r.push_back({.name = "sum",
                .arity = 1,
@@ -84,6 +271,102 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                      {"[3,4] all", {samples::input({3, 4}, d)}, [](const TensorList& in) { return mean(in[0]); }},
                      {"[2,3,4] dim 1 keepdim", {samples::input({2, 3, 4}, d)},
                       [](const TensorList& in) { return mean(in[0], {1}, true); }},
+                 };
+               }});
+
+  using Call = std::function<Tensor(const TensorList&)>;
+  // One sample per (description, input, call).
+  auto one = [](std::string desc, Tensor x, Call call) { return OpSample{std::move(desc), {std::move(x)}, call}; };
+
+  r.push_back({.name = "prod",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * prod(x) / x (zeros: dy * product of the other elements)",
+               .samples = [one](Dtype d) {
+                 auto x = [d](const Shape& s) { return samples::away_from_zero(s, d, 0.5, 1.5); };
+                 return std::vector<OpSample>{
+                     one("[3,4] all", x({3, 4}), [](const TensorList& in) { return prod(in[0]); }),
+                     one("[2,3,4] dim 1", x({2, 3, 4}), [](const TensorList& in) { return prod(in[0], 1); }),
+                     one("[2,3,4] dim -1 keepdim", x({2, 3, 4}),
+                         [](const TensorList& in) { return prod(in[0], -1, true); }),
+                     one("[3,1] dim 1 (size-1)", x({3, 1}), [](const TensorList& in) { return prod(in[0], 1); }),
+                     one("0-d all", x({}), [](const TensorList& in) { return prod(in[0]); }),
+                     one("0-d dim -1 keepdim", x({}), [](const TensorList& in) { return prod(in[0], -1, true); }),
+                     one("[0,3] dim 0 (empty slices give 1)", x({0, 3}),
+                         [](const TensorList& in) { return prod(in[0], 0); }),
+                     one("[2,0] dim 0", x({2, 0}), [](const TensorList& in) { return prod(in[0], 0); }),
+                 };
+               }});
+
+  // max and min share samples: distinct values (a unique extreme per slice, margin 0.2).
+  auto add_extreme = [&](const char* name, Tensor (*all)(const Tensor&),
+                         Tensor (*along)(const Tensor&, std::int64_t, bool), const char* formula) {
+    r.push_back({.name = name,
+                 .arity = 1,
+                 .differentiable = {true},
+                 .formula = formula,
+                 .samples = [=](Dtype d) {
+                   auto x = [d](const Shape& s) { return distinct_values(s, d, 0.2); };
+                   return std::vector<OpSample>{
+                       one("[3,4] all", x({3, 4}), [=](const TensorList& in) { return all(in[0]); }),
+                       one("[2,3,4] dim 1", x({2, 3, 4}), [=](const TensorList& in) { return along(in[0], 1, false); }),
+                       one("[2,3,4] dim -1 keepdim", x({2, 3, 4}),
+                           [=](const TensorList& in) { return along(in[0], -1, true); }),
+                       one("[4,1] dim 1 (size-1)", x({4, 1}), [=](const TensorList& in) { return along(in[0], 1, false); }),
+                       one("[3,4] dim 0", x({3, 4}), [=](const TensorList& in) { return along(in[0], 0, false); }),
+                       one("0-d all", x({}), [=](const TensorList& in) { return all(in[0]); }),
+                       one("0-d dim 0", x({}), [=](const TensorList& in) { return along(in[0], 0, false); }),
+                       one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
+                           [=](const TensorList& in) { return along(in[0], 1, false); }),
+                   };
+                 }});
+  };
+  add_extreme("max", max, max, "max(x): dx = dy * (x == y) / count(x == y); max(x, dim): dy to argmax");
+  add_extreme("min", min, min, "min(x): dx = dy * (x == y) / count(x == y); min(x, dim): dy to argmin");
+
+  // var and std: distinct values keep every slice's spread (and std) well away from 0.
+  auto add_spread = [&](const char* name,
+                        Tensor (*fn)(const Tensor&, const Dims&, std::int64_t, bool), const char* formula) {
+    r.push_back({.name = name,
+                 .arity = 1,
+                 .differentiable = {true},
+                 .formula = formula,
+                 .samples = [=](Dtype d) {
+                   auto x = [d](const Shape& s) { return distinct_values(s, d, 0.2); };
+                   return std::vector<OpSample>{
+                       one("[3,4] all", x({3, 4}), [=](const TensorList& in) { return fn(in[0], {}, 1, false); }),
+                       one("[2,3,4] dims (0,2)", x({2, 3, 4}),
+                           [=](const TensorList& in) { return fn(in[0], {0, 2}, 1, false); }),
+                       one("[2,3,4] dim -1 keepdim", x({2, 3, 4}),
+                           [=](const TensorList& in) { return fn(in[0], {-1}, 1, true); }),
+                       one("[3,4] dim -2 correction 0", x({3, 4}),
+                           [=](const TensorList& in) { return fn(in[0], {-2}, 0, false); }),
+                       one("[2,5] dim 1 correction 2", x({2, 5}),
+                           [=](const TensorList& in) { return fn(in[0], {1}, 2, false); }),
+                       one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
+                           [=](const TensorList& in) { return fn(in[0], {1}, 1, false); }),
+                   };
+                 }});
+  };
+  add_spread("var", var, "dx = dy * 2 (x - mean(x)) / (N - correction)");
+  add_spread("std", std, "dx = dy * (x - mean(x)) / ((N - correction) * y)");
+
+  r.push_back({.name = "logsumexp",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy * exp(x - y)",
+               .samples = [one](Dtype d) {
+                 auto x = [d](const Shape& s) { return samples::input(s, d, -2.0, 2.0); };
+                 return std::vector<OpSample>{
+                     one("[3,4] dim 1", x({3, 4}), [](const TensorList& in) { return logsumexp(in[0], {1}); }),
+                     one("[2,3,4] dims (0,2)", x({2, 3, 4}),
+                         [](const TensorList& in) { return logsumexp(in[0], {0, 2}); }),
+                     one("[2,3,4] dim -1 keepdim", x({2, 3, 4}),
+                         [](const TensorList& in) { return logsumexp(in[0], {-1}, true); }),
+                     one("[3,4] all dims", x({3, 4}), [](const TensorList& in) { return logsumexp(in[0], {}); }),
+                     one("0-d dim 0", x({}), [](const TensorList& in) { return logsumexp(in[0], {0}); }),
+                     one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
+                         [](const TensorList& in) { return logsumexp(in[0], {1}); }),
                  };
                }});
 }

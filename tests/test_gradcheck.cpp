@@ -1,11 +1,11 @@
 // gradcheck / gradgradcheck as a product feature: they pass on correct gradients, fail (and
 // say where) on wrong ones, in every mode, and reject bad uses with xgrad::Error.
 #include <doctest/doctest.h>
+#include <xgrad/xgrad.h>
 
 #include <memory>
 #include <sstream>
-
-#include <xgrad/xgrad.h>
+#include <type_traits>
 
 using namespace xgrad;
 
@@ -79,10 +79,28 @@ TEST_CASE("gradcheck passes on correct functions") {
   CHECK(r.num_checked == 12 * 12 + 12 * 4 + 1 * 12 + 1 * 4);
 }
 
+TEST_CASE("gradcheck: identity, views and outputs that alias the input") {
+  static_assert(!std::is_convertible_v<GradcheckResult, bool>, "operator bool is explicit");
+  auto x = f64({{1.0, -2.0, 3.0}, {0.5, 0.25, -1.5}});
+  auto r = gradcheck([](const TensorList& in) { return in[0]; }, {x});
+  CHECK_MESSAGE(r, r.report());
+  CHECK(r.num_checked == 36);
+  r = gradcheck([](const TensorList& in) { return TensorList{in[0].reshape({3, 2}), in[0].t()}; }, {x});
+  CHECK_MESSAGE(r, r.report());
+  // a constant (floating) output: its numeric Jacobian must be zero, and it is
+  r = gradcheck([](const TensorList& in) { return TensorList{in[0] * 2.0, ones({2})}; }, {x});
+  CHECK_MESSAGE(r, r.report());
+  // an output that silently drops the gradient is caught
+  r = gradcheck([](const TensorList& in) { return in[0].detach() * 2.0; }, {x});
+  CHECK_FALSE(r);
+  CHECK(r.analytic == 0.0);
+  CHECK(r.numeric == doctest::Approx(2.0));
+}
+
 TEST_CASE("gradcheck checks only inputs that require grad and passes the others through") {
   auto x = f64({{1.0, 2.0}, {3.0, 4.0}});
   auto c = tensor({{0.5, 0.25}, {2.0, 1.0}}, {.dtype = float64});  // constant
-  auto idx = tensor(std::vector<std::int64_t>{1, 0}, {2});      // int64 passes untouched
+  auto idx = tensor(std::vector<std::int64_t>{1, 0}, {2});         // int64 passes untouched
   Dtype seen_idx_dtype = Dtype::float32;
   auto fn = [&](const TensorList& in) {
     seen_idx_dtype = in[2].dtype();
@@ -210,13 +228,18 @@ TEST_CASE("gradcheck: inputs that do not influence the output") {
   CHECK(r.input_index == 1);
   CHECK(r.analytic == doctest::Approx(1.0));
   CHECK(r.numeric == doctest::Approx(0.0));
+  for (auto mode : {GradcheckMode::fast, GradcheckMode::sparse}) {
+    CAPTURE(to_string(mode));
+    r = gradcheck([](const TensorList& in) { return leaky_double(in[0], in[1]); }, {a, b}, {.mode = mode});
+    CHECK_FALSE(r);
+    CHECK(r.input_index == 1);
+  }
 }
 
 TEST_CASE("gradcheck raise_on_failure throws the report") {
   auto x = f64({{0.5, 2.0}});
   auto fn = [](const TensorList& in) { return wrong_square(in[0]); };
-  CHECK_THROWS_WITH_AS(gradcheck(fn, {x}, {.raise_on_failure = true}), doctest::Contains("gradcheck FAILED"),
-                       Error);
+  CHECK_THROWS_WITH_AS(gradcheck(fn, {x}, {.raise_on_failure = true}), doctest::Contains("gradcheck FAILED"), Error);
   CHECK_NOTHROW(gradcheck([](const TensorList& in) { return in[0] * in[0]; }, {x}, {.raise_on_failure = true}));
 }
 
@@ -236,8 +259,8 @@ TEST_CASE("gradcheck rejects bad uses") {
   CHECK_THROWS_WITH_AS(gradcheck(id, TensorList{}), doctest::Contains("no input requires grad"), Error);
   CHECK_THROWS_WITH_AS(gradcheck([](const TensorList&) { return Tensor(); }, {x}),
                        doctest::Contains("undefined output 0"), Error);
-  CHECK_THROWS_WITH_AS(gradcheck([](const TensorList&) { return TensorList{}; }, {x}),
-                       doctest::Contains("no outputs"), Error);
+  CHECK_THROWS_WITH_AS(gradcheck([](const TensorList&) { return TensorList{}; }, {x}), doctest::Contains("no outputs"),
+                       Error);
   // output shape depends on the call count
   auto calls = std::make_shared<int>(0);
   auto shifty = [calls](const TensorList& in) { return ++*calls == 1 ? in[0] * 1.0 : in[0].sum(); };
@@ -277,6 +300,8 @@ TEST_CASE("gradgradcheck fails when the VJP is not itself differentiable") {
   CHECK(r.input_index == 0);
   CHECK(r.analytic == 0.0);
   CHECK(r.numeric != doctest::Approx(0.0));
+  CHECK(r.second_order);
+  CHECK(r.report().find("gradgradcheck FAILED") != std::string::npos);
   CHECK(r.report().find("grad_outputs v") != std::string::npos);
   CHECK_FALSE(gradgradcheck(fn, {x}, {.mode = GradcheckMode::fast}));
   CHECK_THROWS_AS(gradgradcheck(fn, {x}, {.raise_on_failure = true}), Error);
@@ -284,9 +309,9 @@ TEST_CASE("gradgradcheck fails when the VJP is not itself differentiable") {
 
 TEST_CASE("gradgradcheck rejects bad uses") {
   auto x = f64({{1.0, 2.0}});
-  CHECK_THROWS_WITH_AS(gradgradcheck([](const TensorList& in) { return in[0] * 2.0; },
-                                     {tensor({1.0}, {.dtype = float64})}),
-                       doctest::Contains("no input requires grad"), Error);
+  CHECK_THROWS_WITH_AS(
+      gradgradcheck([](const TensorList& in) { return in[0] * 2.0; }, {tensor({1.0}, {.dtype = float64})}),
+      doctest::Contains("no input requires grad"), Error);
   CHECK_THROWS_WITH_AS(gradgradcheck([](const TensorList& in) { return in[0].detach(); }, {x}),
                        doctest::Contains("no output of fn requires grad"), Error);
 }

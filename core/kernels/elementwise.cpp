@@ -1,5 +1,16 @@
 #include "elementwise.h"
 
+// Unoptimised builds only: there GCC's AVX512BW intrinsics are macros that cast their arguments,
+// and xsimd 8.1's integer select (a plain switch over sizeof(T)) then fails to compile for
+// 32/64-bit lanes, which where() on int64 and float log/pow reach. Debug builds on an AVX512BW
+// machine fall back to xsimd's avx512dq kernels. Never in optimised builds: that fallback makes
+// exp/log/tanh 10-60x slower.
+#if !defined(__OPTIMIZE__)
+#include <xsimd/config/xsimd_config.hpp>
+#undef XSIMD_WITH_AVX512BW
+#define XSIMD_WITH_AVX512BW 0
+#endif
+
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -29,6 +40,15 @@ void binary_into(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   }
 }
 
+// isnan for either an xtensor expression or a plain scalar operand (binary_into passes both).
+template <class E>
+auto is_nan(const E& e) {
+  if constexpr (xt::is_xexpression<E>::value)
+    return xt::isnan(e);
+  else
+    return std::isnan(e);
+}
+
 // A double bound as a T: integers saturate instead of overflowing (inf means "no bound").
 template <class T>
 T bound_as(double v) {
@@ -52,13 +72,13 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
       case Binary::pow: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::pow(x, y); }); break;
       case Binary::maximum:
         if constexpr (std::is_floating_point_v<T>)  // a NaN on either side wins, as in PyTorch
-          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x > y || xt::isnan(x), x, y); });
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x > y || is_nan(x), x, y); });
         else
           binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::maximum(x, y); });
         break;
       case Binary::minimum:
         if constexpr (std::is_floating_point_v<T>)
-          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x < y || xt::isnan(x), x, y); });
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x < y || is_nan(x), x, y); });
         else
           binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::minimum(x, y); });
         break;
@@ -88,6 +108,20 @@ Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, co
   return out;
 }
 
+Tensor extremum_share(const Tensor& a, const Tensor& b, bool maximum, Dtype out_dtype, const char* op_name) {
+  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
+  XGRAD_DISPATCH_ALL(a.dtype(), T, {
+    XGRAD_DISPATCH_FLOAT(out_dtype, O, {
+      const O one = 1, half = O(0.5), zero = 0;
+      if (maximum)
+        binary_into<T, O>(a, b, out, [&](auto&& x, auto&& y) { return xt::where(x > y, one, xt::where(x < y, zero, half)); });
+      else
+        binary_into<T, O>(a, b, out, [&](auto&& x, auto&& y) { return xt::where(x < y, one, xt::where(x > y, zero, half)); });
+    });
+  });
+  return out;
+}
+
 Tensor compare_scalar(Compare op, const Tensor& x, double value) {
   Tensor s = make_tensor({}, x.dtype());
   XGRAD_DISPATCH_ALL(x.dtype(), T, s.impl()->data<T>()[0] = static_cast<T>(value));
@@ -98,11 +132,20 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const ch
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), op_name), b.shape(), op_name);
   Tensor out = make_tensor(shape, a.dtype());
   if (out.numel() == 0) return out;
+  // Flat (SIMD) paths when every operand is full size, or a single value on one side (the VJP's
+  // where(c, dy, 0)); general broadcasting otherwise.
+  const bool full_cond = condition.shape() == shape;
   XGRAD_DISPATCH_ALL(condition.dtype(), C, {
     XGRAD_DISPATCH_ALL(a.dtype(), T, {
-      if (condition.shape() == shape && a.shape() == shape && b.shape() == shape) {
-        auto o = flat<T>(out);
+      auto o = flat<T>(out);
+      if (full_cond && a.shape() == shape && b.shape() == shape) {
         xt::noalias(o) = xt::where(xt::not_equal(flat<C>(condition), C(0)), flat<T>(a), flat<T>(b));
+      } else if (full_cond && a.shape() == shape && b.numel() == 1) {
+        const T bv = b.impl()->data<T>()[0];
+        xt::noalias(o) = xt::where(xt::not_equal(flat<C>(condition), C(0)), flat<T>(a), bv);
+      } else if (full_cond && b.shape() == shape && a.numel() == 1) {
+        const T av = a.impl()->data<T>()[0];
+        xt::noalias(o) = xt::where(xt::not_equal(flat<C>(condition), C(0)), av, flat<T>(b));
       } else {
         auto o = shaped<T>(out);
         xt::noalias(o) = xt::where(xt::not_equal(shaped<C>(condition), C(0)), shaped<T>(a), shaped<T>(b));
@@ -117,9 +160,11 @@ bool all_close(const Tensor& a, const Tensor& b, double rtol, double atol) {
   if (a.numel() == 0 || b.numel() == 0) return true;
   bool result = true;
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
-    const T rt = static_cast<T>(rtol), at = static_cast<T>(atol);
+    const T rt = static_cast<T>(rtol), at = static_cast<T>(atol), largest = std::numeric_limits<T>::max();
+    // As PyTorch's isclose: unequal values are close only at a finite distance, so inf and
+    // -inf (or inf and a finite value with an infinite allowance) are not.
     auto close = [&](auto&& x, auto&& y) {
-      return xt::all(xt::equal(x, y) || xt::abs(x - y) <= at + rt * xt::abs(y));
+      return xt::all(xt::equal(x, y) || xt::abs(x - y) <= xt::minimum(at + rt * xt::abs(y), largest));
     };
     result = a.shape() == b.shape() ? close(flat<T>(a), flat<T>(b)) : close(shaped<T>(a), shaped<T>(b));
   });

@@ -19,6 +19,10 @@ Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, co
 // The same against a scalar, in x's own dtype: the usual gradient mask (e.g. y > 0).
 Tensor compare_scalar(Compare op, const Tensor& x, double value);
 
+// The share of dy that maximum (or minimum) routes to `a`: 1 where a is strictly larger (smaller),
+// 1/2 on ties (PyTorch splits evenly), 0 otherwise; broadcast, in `out_dtype`, one pass.
+Tensor extremum_share(const Tensor& a, const Tensor& b, bool maximum, Dtype out_dtype, const char* op_name);
+
 // out = condition != 0 ? a : b, all three broadcast; `a` and `b` share a dtype, the
 // condition may have any dtype.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const char* op_name);

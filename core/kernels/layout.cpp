@@ -114,9 +114,16 @@ Tensor slice_copy(const Tensor& x, std::int64_t dim, std::int64_t start, std::in
   const Blocks in = blocks_around(x.shape(), dim);
   const Blocks outb{in.outer, length, in.inner};
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
-    auto o = as_blocks<T>(out, outb);
-    xt::noalias(o) = xt::view(as_blocks<T>(x, in), xt::all(), xt::range(start, start + (length - 1) * step + 1, step),
-                              xt::all());
+    if (in.inner == 1) {  // a strided gather along the last dim: xtensor's view steps slower than this loop
+      const T* s = x.impl()->data<T>() + start;
+      T* o = out.impl()->data<T>();
+      for (std::int64_t r = 0; r < in.outer; ++r, s += in.n, o += length)
+        for (std::int64_t j = 0; j < length; ++j) o[j] = s[j * step];
+    } else {
+      auto o = as_blocks<T>(out, outb);
+      xt::noalias(o) = xt::view(as_blocks<T>(x, in), xt::all(),
+                                xt::range(start, start + (length - 1) * step + 1, step), xt::all());
+    }
   });
   return out;
 }
@@ -137,9 +144,16 @@ Tensor slice_embed(const Tensor& src, const Shape& out_shape, std::int64_t dim, 
   const Blocks ob = blocks_around(out_shape, dim);
   const Blocks sb{ob.outer, length, ob.inner};
   XGRAD_DISPATCH_ALL(src.dtype(), T, {
-    auto o = as_blocks<T>(out, ob);
-    auto target = xt::view(o, xt::all(), xt::range(start, start + (length - 1) * step + 1, step), xt::all());
-    xt::noalias(target) = as_blocks<T>(src, sb);
+    if (ob.inner == 1) {
+      const T* s = src.impl()->data<T>();
+      T* o = out.impl()->data<T>() + start;
+      for (std::int64_t r = 0; r < ob.outer; ++r, s += length, o += ob.n)
+        for (std::int64_t j = 0; j < length; ++j) o[j * step] = s[j];
+    } else {
+      auto o = as_blocks<T>(out, ob);
+      auto target = xt::view(o, xt::all(), xt::range(start, start + (length - 1) * step + 1, step), xt::all());
+      xt::noalias(target) = as_blocks<T>(src, sb);
+    }
   });
   return out;
 }
@@ -168,17 +182,21 @@ Tensor concat(const TensorList& xs, std::int64_t dim, const Shape& out_shape) {
   if (out.numel() == 0) return out;
   const std::int64_t outer = blocks_around(out_shape, dim).outer;
   const std::int64_t out_row = out.numel() / outer;
-  const auto elem = static_cast<std::int64_t>(dtype_size(dtype));
-  char* o = bytes(out);
-  std::int64_t at = 0;  // where the current input's rows start inside an output row
-  for (const Tensor& x : xs) {
-    if (x.numel() == 0) continue;
-    const std::int64_t row = x.numel() / outer;
-    const char* s = bytes(x);
-    for (std::int64_t r = 0; r < outer; ++r)
-      std::memcpy(o + (r * out_row + at) * elem, s + r * row * elem, static_cast<std::size_t>(row * elem));
-    at += row;
-  }
+  XGRAD_DISPATCH_ALL(dtype, T, {
+    T* o = out.impl()->data<T>();
+    std::int64_t at = 0;  // where the current input's rows start inside an output row
+    for (const Tensor& x : xs) {
+      if (x.numel() == 0) continue;
+      const std::int64_t row = x.numel() / outer;
+      const T* s = x.impl()->data<T>();
+      if (row == 1) {  // e.g. stack along the last dim
+        for (std::int64_t r = 0; r < outer; ++r) o[r * out_row + at] = s[r];
+      } else {
+        for (std::int64_t r = 0; r < outer; ++r) std::copy_n(s + r * row, row, o + r * out_row + at);
+      }
+      at += row;
+    }
+  });
   return out;
 }
 
@@ -193,9 +211,14 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     const T* s = x.impl()->data<T>();
     T* o = out.impl()->data<T>();
-    for (std::int64_t r = 0; r < in.outer; ++r)
-      for (std::int64_t j = 0; j < m; ++j)
-        std::copy_n(s + (r * in.n + idx[j]) * in.inner, in.inner, o + (r * m + j) * in.inner);
+    if (in.inner == 1) {
+      for (std::int64_t r = 0; r < in.outer; ++r, s += in.n, o += m)
+        for (std::int64_t j = 0; j < m; ++j) o[j] = s[idx[j]];
+    } else {
+      for (std::int64_t r = 0; r < in.outer; ++r)
+        for (std::int64_t j = 0; j < m; ++j)
+          std::copy_n(s + (r * in.n + idx[j]) * in.inner, in.inner, o + (r * m + j) * in.inner);
+    }
   });
   return out;
 }
@@ -222,27 +245,33 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
 
 namespace {
 
-// Visits every position p of `index` (row-major) with the offsets, in `a` and `b`, of the
-// element at p with dim `dim` left out for `a` (the indexed tensor) and kept for `b`.
+// Visits the rows (last-dim runs) of `index` in row-major order: visit(i, a_at, b_at, len, a_step)
+// for the row starting at flat position i of the index, where a_at / b_at are the offsets of
+// its first element in `a` (the indexed tensor, dim `dim` left out) and in `b` (same position,
+// all dims kept), and a_step is a's stride along the row (0 when the row runs along `dim`).
+// `b` has unit stride along the row.
 template <class F>
-void for_each_index_position(const Shape& index_shape, const Shape& a_shape, const Shape& b_shape, std::size_t dim,
-                             F visit) {
+void for_each_index_row(const Shape& index_shape, const Shape& a_shape, const Shape& b_shape, std::size_t dim,
+                        F visit) {
   const std::size_t rank = index_shape.size();
   const std::int64_t total = numel_of(index_shape);
   if (total == 0) return;
   const Shape as = contiguous_strides(a_shape), bs = contiguous_strides(b_shape);
+  const std::size_t last = rank - 1;
+  const std::int64_t len = index_shape[last];
+  const std::int64_t a_step = last == dim ? 0 : 1;
   std::vector<std::int64_t> pos(rank, 0);
   std::int64_t a_at = 0, b_at = 0;
-  for (std::int64_t i = 0; i < total; ++i) {
-    visit(i, a_at, b_at);
-    for (std::size_t e = rank; e-- > 0;) {
-      const std::int64_t a_step = e == dim ? 0 : as[e];
+  for (std::int64_t i = 0; i < total; i += len) {
+    visit(i, a_at, b_at, len, a_step);
+    for (std::size_t e = last; e-- > 0;) {  // odometer over the leading dims
+      const std::int64_t a_stride = e == dim ? 0 : as[e];
       if (++pos[e] < index_shape[e]) {
-        a_at += a_step;
+        a_at += a_stride;
         b_at += bs[e];
         break;
       }
-      a_at -= a_step * (index_shape[e] - 1);
+      a_at -= a_stride * (index_shape[e] - 1);
       b_at -= bs[e] * (index_shape[e] - 1);
       pos[e] = 0;
     }
@@ -259,8 +288,12 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     const T* s = x.impl()->data<T>();
     T* o = out.impl()->data<T>();
-    for_each_index_position(is, xs, is, static_cast<std::size_t>(dim),
-                            [&](std::int64_t i, std::int64_t x_at, std::int64_t) { o[i] = s[x_at + idx[i] * dim_stride]; });
+    for_each_index_row(is, xs, is, static_cast<std::size_t>(dim),
+                       [&](std::int64_t i, std::int64_t x_at, std::int64_t, std::int64_t len, std::int64_t x_step) {
+                         const std::int64_t* row_idx = idx + i;
+                         T* row_out = o + i;
+                         for (std::int64_t k = 0; k < len; ++k) row_out[k] = s[x_at + k * x_step + row_idx[k] * dim_stride];
+                       });
   });
   return out;
 }
@@ -275,10 +308,12 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     const T* s = src.impl()->data<T>();
     T* o = out.impl()->data<T>();
-    for_each_index_position(is, xs, ss, static_cast<std::size_t>(dim),
-                            [&](std::int64_t i, std::int64_t x_at, std::int64_t src_at) {
-                              o[x_at + idx[i] * dim_stride] += s[src_at];
-                            });
+    for_each_index_row(is, xs, ss, static_cast<std::size_t>(dim),
+                       [&](std::int64_t i, std::int64_t x_at, std::int64_t src_at, std::int64_t len, std::int64_t x_step) {
+                         const std::int64_t* row_idx = idx + i;
+                         const T* row_src = s + src_at;
+                         for (std::int64_t k = 0; k < len; ++k) o[x_at + k * x_step + row_idx[k] * dim_stride] += row_src[k];
+                       });
   });
   return out;
 }

@@ -36,18 +36,72 @@ std::int64_t reduced_count(const Shape& s, const Dims& dims) {
   return n;
 }
 
-// Runs an xtensor reducer `reduce(expr, axes)` over x's dims into out. Reducing every dim goes
-// through the rank-1 view (the SIMD path); the result's element order is out's either way.
-template <class T, class R>
-void reduce_into(const Tensor& x, const Dims& dims, Tensor& out, R reduce) {
+enum class Fold { sum, prod, max, min };
+
+// src viewed as [outer, n, inner] with static rank, folded over the middle dim into dst
+// ([outer, inner]). Static ranks matter: under C++20, xtensor 0.24 types an immediate reduction
+// of a dynamic-rank expression as a rank-4 xtensor, which corrupts memory.
+template <class T>
+void fold_middle(const T* src, std::size_t outer, std::size_t n, std::size_t inner, T* dst, Fold f) {
+  if (n == 0) {  // an empty slice: the fold's identity (max/min are rejected before)
+    std::fill(dst, dst + outer * inner, f == Fold::prod ? T(1) : T(0));
+    return;
+  }
+  auto in = xt::adapt(src, outer * n * inner, xt::no_ownership(), std::array<std::size_t, 3>{outer, n, inner});
+  auto out = xt::adapt(dst, outer * inner, xt::no_ownership(), std::array<std::size_t, 2>{outer, inner});
+  constexpr std::array<std::size_t, 1> middle{1};
+  constexpr auto now = xt::evaluation_strategy::immediate;
+  switch (f) {
+    case Fold::sum: xt::noalias(out) = xt::sum(in, middle, now); break;
+    case Fold::prod: xt::noalias(out) = xt::prod(in, middle, now); break;
+    case Fold::max: xt::noalias(out) = xt::amax(in, middle, now); break;
+    case Fold::min: xt::noalias(out) = xt::amin(in, middle, now); break;
+  }
+}
+
+// Folds the given dims of a row-major buffer of `shape`, one run of adjacent dims at a time
+// (last run first). The result lists the slices in row-major order of the remaining dims.
+template <class T>
+std::vector<T> fold_dims(const T* data, const Shape& shape, const Dims& dims, Fold f) {
+  std::vector<std::size_t> s(shape.begin(), shape.end());
+  if (dims.empty()) return std::vector<T>(data, data + numel_of(shape));
+  std::vector<T> current;
+  const T* src = data;
+  std::size_t end = dims.size();
+  while (end > 0) {
+    std::size_t begin = end - 1;
+    while (begin > 0 && dims[begin - 1] == dims[begin] - 1) --begin;
+    const auto first = static_cast<std::size_t>(dims[begin]), last = static_cast<std::size_t>(dims[end - 1]);
+    std::size_t outer = 1, n = 1, inner = 1;
+    for (std::size_t i = 0; i < s.size(); ++i) (i < first ? outer : i <= last ? n : inner) *= s[i];
+    std::vector<T> next(outer * inner);
+    if (!next.empty()) fold_middle<T>(src, outer, n, inner, next.data(), f);
+    current = std::move(next);
+    src = current.data();
+    for (std::size_t i = first; i <= last; ++i) s[i] = 1;
+    end = begin;
+  }
+  return current;
+}
+
+// Folds dims of x into out (any keepdim: the element order is the same).
+template <class T>
+void fold_into(const Tensor& x, const Dims& dims, Tensor& out, Fold f) {
   auto o = flat<T>(out);
   if (reduces_all(x, dims)) {
-    auto r = reduce(flat<T>(x), std::vector<std::size_t>{0});
-    o(0) = static_cast<T>(r());
-  } else {
-    auto r = reduce(shaped<T>(x), std::vector<std::size_t>(dims.begin(), dims.end()));
-    std::copy(r.begin(), r.end(), o.begin());
+    // One run over the flat buffer: a [1, numel, 1] fold.
+    fold_middle<T>(x.data<T>(), 1, static_cast<std::size_t>(x.numel()), 1, out.mutable_data<T>(), f);
+    return;
   }
+  const std::vector<T> r = fold_dims<T>(x.data<T>(), x.shape(), dims, f);
+  std::copy(r.begin(), r.end(), o.begin());
+}
+
+// x's shape with the reduced dims set to 1.
+std::vector<std::size_t> kept_xt_shape(const Shape& s, const Dims& dims) {
+  std::vector<std::size_t> k(s.begin(), s.end());
+  for (auto d : dims) k[static_cast<std::size_t>(d)] = 1;
+  return k;
 }
 
 // True when v should replace the current best: strictly better, or the first NaN (NaN wins).
@@ -88,9 +142,7 @@ Tensor sum_dims(const Tensor& x, const Dims& dims, bool keepdim) {
   Tensor out = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype());
   if (out.numel() == 0) return out;
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
-    reduce_into<T>(x, dims, out, [](auto&& e, const std::vector<std::size_t>& axes) {
-      return xt::sum(e, axes, xt::evaluation_strategy::immediate);
-    });
+    fold_into<T>(x, dims, out, Fold::sum);
   });
   return out;
 }
@@ -99,9 +151,7 @@ Tensor prod_dims(const Tensor& x, const Dims& dims, bool keepdim) {
   Tensor out = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype());
   if (out.numel() == 0) return out;
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
-    reduce_into<T>(x, dims, out, [](auto&& e, const std::vector<std::size_t>& axes) {
-      return xt::prod(e, axes, xt::evaluation_strategy::immediate);
-    });
+    fold_into<T>(x, dims, out, Fold::prod);
   });
   return out;
 }
@@ -163,11 +213,13 @@ Tensor var_dims(const Tensor& x, const Dims& dims, std::int64_t correction, bool
       const T mean = static_cast<T>(xt::sum(f, xt::evaluation_strategy::immediate)()) * inv_count;
       o(0) = static_cast<T>(xt::sum(xt::square(f - mean), xt::evaluation_strategy::immediate)());
     } else {
-      const std::vector<std::size_t> axes(dims.begin(), dims.end());
-      auto sx = shaped<T>(x);
-      xt::xarray<T> mean = xt::sum(sx, axes, xt::keep_dims | xt::evaluation_strategy::immediate);
-      mean *= inv_count;
-      xt::xarray<T> ss = xt::sum(xt::square(sx - mean), axes, xt::evaluation_strategy::immediate);
+      std::vector<T> mean = fold_dims<T>(x.data<T>(), x.shape(), dims, Fold::sum);
+      auto mean_kept = xt::adapt(mean.data(), mean.size(), xt::no_ownership(), kept_xt_shape(x.shape(), dims));
+      mean_kept *= inv_count;
+      std::vector<T> deviations(static_cast<std::size_t>(x.numel()));
+      auto dev = xt::adapt(deviations.data(), deviations.size(), xt::no_ownership(), xt_shape(x.shape()));
+      xt::noalias(dev) = xt::square(shaped<T>(x) - mean_kept);
+      const std::vector<T> ss = fold_dims<T>(deviations.data(), x.shape(), dims, Fold::sum);
       std::copy(ss.begin(), ss.end(), o.begin());
     }
     o /= static_cast<T>(divisor);
@@ -189,15 +241,14 @@ Tensor logsumexp_dims(const Tensor& x, const Dims& dims, bool keepdim) {
       if (std::isinf(m)) m = 0;  // all -inf, or an inf: shifting by it would give NaN
       o(0) = std::log(static_cast<T>(xt::sum(xt::exp(f - m), xt::evaluation_strategy::immediate)())) + m;
     } else {
-      const std::vector<std::size_t> axes(dims.begin(), dims.end());
-      auto sx = shaped<T>(x);
-      xt::xarray<T> m = xt::amax(sx, axes, xt::keep_dims | xt::evaluation_strategy::immediate);
-      m = xt::where(xt::isinf(m), T(0), m);
-      xt::xarray<T> s = xt::sum(xt::exp(sx - m), axes, xt::evaluation_strategy::immediate);
-      // s (reduced) and m (kept dims) list the same slices in the same order.
-      auto mf = xt::adapt(m.data(), m.size(), xt::no_ownership(), std::array<std::size_t, 1>{m.size()});
-      auto sf = xt::adapt(s.data(), s.size(), xt::no_ownership(), std::array<std::size_t, 1>{s.size()});
-      xt::noalias(o) = xt::log(sf) + mf;
+      std::vector<T> m = fold_dims<T>(x.data<T>(), x.shape(), dims, Fold::max);
+      auto m_kept = xt::adapt(m.data(), m.size(), xt::no_ownership(), kept_xt_shape(x.shape(), dims));
+      m_kept = xt::where(xt::isinf(m_kept), T(0), m_kept);
+      std::vector<T> shifted(static_cast<std::size_t>(x.numel()));
+      auto e = xt::adapt(shifted.data(), shifted.size(), xt::no_ownership(), xt_shape(x.shape()));
+      xt::noalias(e) = xt::exp(shaped<T>(x) - m_kept);
+      const std::vector<T> s = fold_dims<T>(shifted.data(), x.shape(), dims, Fold::sum);
+      for (std::size_t k = 0; k < s.size(); ++k) o(k) = std::log(s[k]) + m[k];
     }
   });
   return out;

@@ -71,6 +71,9 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 // ---- linear algebra through CBLAS (ops/matmul.cpp)
 Tensor matmul(const Tensor& a, const Tensor& b);  // 1-D, 2-D, batched with broadcasting
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());  // x W^T + b
+// op(a) · op(b) for a, b with >= 2 dims, op swapping the last two dims when its flag is set; the
+// flags go to GEMM, so no transpose is copied. Equals matmul(transpose(a, -2, -1), b) etc.
+Tensor matmul_transposed(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b);
 
 // ---- shape (ops/shape.cpp, ops/index.cpp, ops/join.cpp)
 Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1

@@ -22,6 +22,9 @@ struct OpInfo {
   std::vector<bool> differentiable;  // per tensor input
   bool supports_gradgrad = true;
   std::string formula;           // the local gradient, e.g. "dx = dy * (y > 0)"
+  // Central-difference step for this op's checks; 0 keeps gradcheck's default (1e-6). Ops that
+  // round through float32 need a larger step (exact for ops linear in their inputs).
+  double gradcheck_eps = 0;
   // Samples in the given floating dtype, drawn from xgrad's seeded generator. They cover
   // broadcasting, size-1 dims, 0-d tensors and edge cases, avoiding non-differentiable points.
   std::function<std::vector<OpSample>(Dtype)> samples;

@@ -1,0 +1,60 @@
+// Comparisons: 0/1 masks of dtype int64 (PyTorch returns bool), never differentiable, so
+// nothing is recorded and nothing is registered. Operands are promoted to a common dtype first.
+#include "../core/kernels/elementwise.h"
+#include "xgrad/ops.h"
+
+namespace xgrad {
+
+namespace {
+
+// The dtype both operands are compared in (PyTorch's result_type, as for arithmetic).
+Dtype common_dtype(const Tensor& a, const Tensor& b) {
+  const Dtype da = a.dtype(), db = b.dtype();
+  if (da == db) return da;
+  if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
+  if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
+  return promote_types(da, db);
+}
+
+Tensor compare(kernels::Compare op, const char* name, const Tensor& a, const Tensor& b) {
+  XGRAD_CHECK(a.defined() && b.defined(), "{}: an operand is an undefined tensor", name);
+  const Dtype d = common_dtype(a, b);
+  // Values only: the result carries no history.
+  return kernels::compare(op, to_dtype(a.detach(), d), to_dtype(b.detach(), d), int64, name);
+}
+
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::eq, "eq", a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::ne, "ne", a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::lt, "lt", a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::le, "le", a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::gt, "gt", a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(kernels::Compare::ge, "ge", a, b); }
+
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(b, a)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(b, a)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(b, a)); }
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  XGRAD_CHECK(a.defined() && b.defined(), "allclose: an operand is an undefined tensor");
+  XGRAD_CHECK(rtol >= 0 && atol >= 0, "allclose: rtol and atol must be non-negative, got rtol {} atol {}", rtol,
+              atol);
+  Dtype d = common_dtype(a, b);
+  if (!is_floating(d)) d = float64;  // tolerances are fractional
+  return kernels::all_close(to_dtype(a.detach(), d), to_dtype(b.detach(), d), rtol, atol);
+}
+
+bool equal(const Tensor& a, const Tensor& b) {
+  XGRAD_CHECK(a.defined() && b.defined(), "equal: an operand is an undefined tensor");
+  if (a.shape() != b.shape()) return false;
+  const Dtype d = common_dtype(a, b);
+  return kernels::all_equal(to_dtype(a.detach(), d), to_dtype(b.detach(), d));
+}
+
+}  // namespace xgrad
