@@ -15,8 +15,18 @@ namespace xgrad {
 
 // ---------------------------------------------------------------- storage and impl
 
-Storage::Storage(std::size_t bytes) : ptr_(cached_alloc(bytes)), bytes_(bytes) {}
-Storage::~Storage() { cached_free(ptr_, bytes_); }
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUseInlineStorage = false;  // ASan checks every buffer as its own allocation
+#else
+constexpr bool kUseInlineStorage = true;
+#endif
+
+Storage::Storage(std::size_t bytes)
+    : ptr_(kUseInlineStorage && bytes <= kInlineBytes ? static_cast<void*>(inline_) : cached_alloc(bytes)),
+      bytes_(bytes) {}
+Storage::~Storage() {
+  if (ptr_ != inline_) cached_free(ptr_, bytes_);
+}
 
 TensorImpl::TensorImpl(Shape shape, Dtype dtype)
     : shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {

@@ -20,9 +20,13 @@ class Storage {
   void* data() const { return ptr_; }
   std::size_t bytes() const { return bytes_; }
 
+  // Buffers this small live inside the Storage itself: one allocation per small tensor.
+  static constexpr std::size_t kInlineBytes = 64;
+
  private:
   void* ptr_;
   std::size_t bytes_;
+  alignas(64) unsigned char inline_[kInlineBytes];
 };
 
 // Autograd state that most tensors never need, allocated on first use.
