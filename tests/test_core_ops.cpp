@@ -67,3 +67,33 @@ TEST_CASE("core ops: reshape infers -1 and rejects impossible shapes") {
   CHECK_THROWS_AS(x.reshape({3, 5}), Error);
   CHECK(zeros({0, 3}).reshape({3, 0}).numel() == 0);
 }
+
+TEST_CASE("core ops: kernels mixing 32- and 64-bit lanes give exact results on SIMD-sized inputs") {
+  // xtensor's SIMD assignment mishandles operands and results of different widths; these paths
+  // (float32 compared into an int64 mask, int64 masks selecting float32, casts) must be exact.
+  const std::int64_t n = 1001;
+  auto x = linspace(-5, 5, n);  // float32, many values in (-1, 1)
+  const auto xv = x.to_vector<float>();
+  const auto mask = gt(x, zeros({})).to_vector<std::int64_t>();
+  const auto ge_mask = (x >= 0.015).to_vector<std::int64_t>();
+  const auto picked = where(x > 0.0, x, zeros({})).to_vector<float>();
+  const auto truncated = x.to(int64).to_vector<std::int64_t>();
+  const auto widened = x.to(float64).to_vector<double>();
+  const auto narrowed = linspace(-5, 5, n, {.dtype = float64}).to(float32).to_vector<float>();
+  int wrong = 0;
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    const float v = xv[i];
+    wrong += mask[i] != (v > 0);
+    wrong += ge_mask[i] != (v >= 0.015f);
+    wrong += picked[i] != (v > 0 ? v : 0.0f);
+    wrong += truncated[i] != static_cast<std::int64_t>(v);
+    wrong += widened[i] != static_cast<double>(v);
+    wrong += narrowed[i] != static_cast<float>(-5.0 + static_cast<double>(i) * (10.0 / (n - 1)));  // linspace's rule
+  }
+  CHECK(wrong == 0);
+  auto ints = arange(n, {.dtype = int64});
+  auto sel = where(ints > 500.0, arange(n), zeros({})).to_vector<float>();
+  int wrong_sel = 0;
+  for (std::int64_t i = 0; i < n; ++i) wrong_sel += sel[static_cast<std::size_t>(i)] != (i > 500 ? float(i) : 0.0f);
+  CHECK(wrong_sel == 0);
+}

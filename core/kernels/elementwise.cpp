@@ -1,16 +1,5 @@
 #include "elementwise.h"
 
-// Unoptimised builds only: there GCC's AVX512BW intrinsics are macros that cast their arguments,
-// and xsimd 8.1's integer select (a plain switch over sizeof(T)) then fails to compile for
-// 32/64-bit lanes, which where() on int64 and float log/pow reach. Debug builds on an AVX512BW
-// machine fall back to xsimd's avx512dq kernels. Never in optimised builds: that fallback makes
-// exp/log/tanh 10-60x slower.
-#if !defined(__OPTIMIZE__)
-#include <xsimd/config/xsimd_config.hpp>
-#undef XSIMD_WITH_AVX512BW
-#define XSIMD_WITH_AVX512BW 0
-#endif
-
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -87,7 +76,11 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
   return out;
 }
 
+// xtensor 0.24's SIMD assignment converts the operands to the output's lane type when the two
+// differ in width (float32 operands, int64 mask: 0.01 > 0 became 0 > 0). Masks are therefore
+// built in the operands' dtype and cast afterwards.
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, const char* op_name) {
+  if (out_dtype != a.dtype()) return cast(compare(op, a, b, a.dtype(), op_name), out_dtype);
   Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     XGRAD_DISPATCH_ALL(out_dtype, O, {
@@ -109,6 +102,7 @@ Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, co
 }
 
 Tensor extremum_share(const Tensor& a, const Tensor& b, bool maximum, Dtype out_dtype, const char* op_name) {
+  if (out_dtype != a.dtype()) return cast(extremum_share(a, b, maximum, a.dtype(), op_name), out_dtype);
   Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     XGRAD_DISPATCH_FLOAT(out_dtype, O, {
@@ -128,7 +122,11 @@ Tensor compare_scalar(Compare op, const Tensor& x, double value) {
   return compare(op, x, s, x.dtype(), "compare");
 }
 
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b, const char* op_name) {
+Tensor where(const Tensor& condition0, const Tensor& a, const Tensor& b, const char* op_name) {
+  // xtensor 0.24's SIMD select mixes up lanes when the condition and the values differ in width
+  // (int64 mask, float32 values: 8 vs 16 lanes per AVX-512 register) and picks wrong elements,
+  // so the condition is first cast to the values' dtype.
+  const Tensor condition = dtype_size(condition0.dtype()) == dtype_size(a.dtype()) ? condition0 : cast(condition0, a.dtype());
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), op_name), b.shape(), op_name);
   Tensor out = make_tensor(shape, a.dtype());
   if (out.numel() == 0) return out;
