@@ -1,0 +1,67 @@
+# A thin layer over CMake + Ninja + CTest. Every target first makes sure the Debian packages
+# are installed (scripts/install-deps.sh does nothing when they are).
+#
+#   make test       Release build (-O3 -march=native), whole suite through CTest
+#   make demo       build and run examples/mlp_toy (a 2-layer MLP learning two moons)
+#   make bench      build and run the Google Benchmark programs
+#   make sanitize   ASan + UBSan build (-O1) in $(SANITIZE_DIR), whole suite through CTest
+#   make clean      remove both build directories
+#
+# Knobs: make test XGRAD_NATIVE=OFF BUILD_DIR=build-portable JOBS=4 CMAKE_ARGS="-DBUILD_SHARED_LIBS=OFF"
+#        make bench BENCH_ARGS="--benchmark_filter=matmul"
+
+BUILD_DIR     ?= build
+SANITIZE_DIR  ?= build-sanitize
+BUILD_TYPE    ?= Release
+XGRAD_NATIVE  ?= ON
+JOBS          ?= 2
+CMAKE_ARGS    ?=
+CTEST_ARGS    ?=
+BENCH_ARGS    ?=
+
+CMAKE_CONFIGURE = cmake -S . -G Ninja -DXGRAD_NATIVE=$(XGRAD_NATIVE) $(CMAKE_ARGS)
+CTEST = ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+# Sanitizer runs stop at the first error and print where it happened.
+SANITIZER_ENV = ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:strict_string_checks=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps configure build test demo bench sanitize clean help
+
+all: build
+
+help:
+	@sed -n '1,13p' Makefile
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	$(CMAKE_CONFIGURE) -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	$(CTEST) --test-dir $(BUILD_DIR)
+
+demo: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target mlp_toy
+	$(BUILD_DIR)/examples/mlp_toy
+
+bench: deps
+	$(CMAKE_CONFIGURE) -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DXGRAD_BUILD_BENCH=ON
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@found=0; for b in $(BUILD_DIR)/bench/*; do \
+	  if [ -f "$$b" ] && [ -x "$$b" ]; then found=1; echo "== $$b"; "$$b" $(BENCH_ARGS) || exit 1; fi; \
+	done; [ $$found = 1 ] || echo "bench: no benchmark programs are defined yet (bench/CMakeLists.txt)"
+
+# RelWithDebInfo at -O1: sanitizer reports keep line numbers, and the suite stays fast enough.
+# The packaging tests are not registered here (their nested builds are plain Release builds).
+sanitize: deps
+	$(CMAKE_CONFIGURE) -B $(SANITIZE_DIR) -DXGRAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DXGRAD_BUILD_BENCH=OFF
+	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	$(SANITIZER_ENV) $(CTEST) --test-dir $(SANITIZE_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
