@@ -177,6 +177,7 @@ Node* attach(std::shared_ptr<Node> node, Tensor& output, const List& inputs, con
       edges.push_back(Edge{});
   }
   TensorImpl* out = output.impl();
+  node->reserve_saved(saved.size());
   for (const Tensor& s : saved) node->save(s, s.defined() && s.impl() == out);
   out->requires_grad = true;
   out->grad_fn = std::move(node);

@@ -53,6 +53,7 @@ class Node : public std::enable_shared_from_this<Node> {
   Tensor saved(std::size_t i);
   std::size_t num_saved() const { return saved_.size(); }
   void save(const Tensor& t, bool is_output) { saved_.emplace_back(t, is_output); }
+  void reserve_saved(std::size_t n) { saved_.reserve(n); }
   void release_saved();
   bool saved_released() const { return released_; }
 
