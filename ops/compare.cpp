@@ -7,18 +7,9 @@ namespace xgrad {
 
 namespace {
 
-// The dtype both operands are compared in (PyTorch's result_type, as for arithmetic).
-Dtype common_dtype(const Tensor& a, const Tensor& b) {
-  const Dtype da = a.dtype(), db = b.dtype();
-  if (da == db) return da;
-  if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
-  if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
-  return promote_types(da, db);
-}
-
 Tensor compare(kernels::Compare op, const char* name, const Tensor& a, const Tensor& b) {
   XGRAD_CHECK(a.defined() && b.defined(), "{}: an operand is an undefined tensor", name);
-  const Dtype d = common_dtype(a, b);
+  const Dtype d = result_type(a, b);
   // Values only: the result carries no history.
   return kernels::compare(op, to_dtype(a.detach(), d), to_dtype(b.detach(), d), int64, name);
 }
@@ -45,7 +36,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   XGRAD_CHECK(a.defined() && b.defined(), "allclose: an operand is an undefined tensor");
   XGRAD_CHECK(rtol >= 0 && atol >= 0, "allclose: rtol and atol must be non-negative, got rtol {} atol {}", rtol,
               atol);
-  Dtype d = common_dtype(a, b);
+  Dtype d = result_type(a, b);
   if (!is_floating(d)) d = float64;  // tolerances are fractional
   return kernels::all_close(to_dtype(a.detach(), d), to_dtype(b.detach(), d), rtol, atol);
 }
@@ -53,7 +44,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
 bool equal(const Tensor& a, const Tensor& b) {
   XGRAD_CHECK(a.defined() && b.defined(), "equal: an operand is an undefined tensor");
   if (a.shape() != b.shape()) return false;
-  const Dtype d = common_dtype(a, b);
+  const Dtype d = result_type(a, b);
   return kernels::all_equal(to_dtype(a.detach(), d), to_dtype(b.detach(), d));
 }
 

@@ -11,16 +11,6 @@ namespace xgrad {
 
 namespace {
 
-// PyTorch's result type: a float beats an int; between two of the same kind, a 0-d tensor
-// does not promote a tensor with dims; otherwise the wider type wins.
-Dtype result_type(const Tensor& a, const Tensor& b) {
-  const Dtype da = a.dtype(), db = b.dtype();
-  if (da == db) return da;
-  if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
-  if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
-  return promote_types(da, db);
-}
-
 // The gradient for input i of a broadcasting op, or undefined when that input needs none.
 Tensor reduce_grad(Node& n, std::size_t i, const Tensor& g) {
   return n.needs_input_grad(i) ? sum_to(g, n.next_edges()[i].shape) : Tensor();
@@ -35,6 +25,16 @@ void check_defined(const char* op, const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace
+
+// PyTorch's result type: a float beats an int; between two of the same kind, a 0-d tensor
+// does not promote a tensor with dims; otherwise the wider type wins.
+Dtype result_type(const Tensor& a, const Tensor& b) {
+  const Dtype da = a.dtype(), db = b.dtype();
+  if (da == db) return da;
+  if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
+  if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
+  return promote_types(da, db);
+}
 
 Tensor add(const Tensor& a0, const Tensor& b0) {
   check_defined("add", a0, b0);

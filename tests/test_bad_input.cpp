@@ -79,9 +79,9 @@ std::optional<Shape> matmul_shape(const Shape& a, const Shape& b) {
   return out;
 }
 
-// PyTorch's result dtype: a 0-d operand only decides when its category (integer < floating)
-// is higher than the dimensioned operand's.
-Dtype result_type(const Tensor& a, const Tensor& b) {
+// PyTorch's result dtype, written independently of xgrad::result_type as the reference: a 0-d
+// operand only decides when its category (integer < floating) is higher than the dimensioned operand's.
+Dtype expected_result_type(const Tensor& a, const Tensor& b) {
   const bool za = a.dim() == 0, zb = b.dim() == 0;
   if (za == zb) return promote_types(a.dtype(), b.dtype());
   const Tensor& zero_d = za ? a : b;
@@ -296,7 +296,7 @@ void fire_binary(Gen& g, Stats& st) {
   const bool compare = op == "eq" || op == "ne" || op == "lt" || op == "le" || op == "gt" || op == "ge";
   if (compare) CHECK_MESSAGE(y->dtype() == Dtype::int64, what);
   if (op == "add" || op == "sub" || op == "mul") {
-    CHECK_MESSAGE(y->dtype() == result_type(a, b), what, " gave ", std::string(dtype_name(y->dtype())));
+    CHECK_MESSAGE(y->dtype() == expected_result_type(a, b), what, " gave ", std::string(dtype_name(y->dtype())));
     // values against a reference loop over the broadcast index space
     auto av = a.to_vector<double>(), bv = b.to_vector<double>();
     std::vector<double> want(static_cast<std::size_t>(count(*expected)));

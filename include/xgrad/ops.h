@@ -127,6 +127,10 @@ Tensor operator<=(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
 
+// The dtype a binary op computes in (PyTorch's result_type): float beats int; a 0-d tensor does
+// not promote a tensor with dims of the same kind; otherwise the wider type.
+Dtype result_type(const Tensor& a, const Tensor& b);
+
 // A 0-d tensor holding `value` in `like`'s dtype (int64 tensors get float32 for a fractional value).
 Tensor scalar_like(double value, const Tensor& like);
 
