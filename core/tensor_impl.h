@@ -26,7 +26,9 @@ class Storage {
  private:
   void* ptr_;
   std::size_t bytes_;
-  alignas(64) unsigned char inline_[kInlineBytes];
+  // 16, not 64: an over-aligned Storage makes make_shared use aligned operator new, which cost
+  // 0.15 us per op in bench_overhead (0.61 vs 0.455 us/op, alternating runs).
+  alignas(16) unsigned char inline_[kInlineBytes];
 };
 
 // Autograd state that most tensors never need, allocated on first use.
