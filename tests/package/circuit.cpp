@@ -1,6 +1,6 @@
 // A consumer of an installed (or add_subdirectory'd) xgrad: the lecture circuit
 // f = (x + y) * z at x = -2, y = 5, z = -4, whose gradients are df/dx = df/dy = z = -4 and
-// df/dz = x + y = 3. Exits non-zero when a value is wrong.
+// df/dz = x + y = 3, and the op registry intact after linking. Exits non-zero when a value is wrong.
 #include <cmath>
 #include <cstdio>
 
@@ -25,5 +25,10 @@ int main() {
     std::printf("%-6s = %6.2f (expected %6.2f) %s\n", names[i], got[i], want[i], ok ? "ok" : "WRONG");
     failures += ok ? 0 : 1;
   }
+  // The registry must survive the link, static or shared (registration is an explicit list).
+  const std::size_t ops = registered_ops().size();
+  const bool registry_ok = ops >= 50 && find_op("matmul") != nullptr && find_op("logsumexp") != nullptr;
+  std::printf("registered ops = %zu, matmul and logsumexp %s\n", ops, registry_ok ? "found" : "MISSING");
+  failures += registry_ok ? 0 : 1;
   return failures == 0 ? 0 : 1;
 }
