@@ -104,6 +104,107 @@ TensorList chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim = 0);
 // Negative amounts crop.
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad, double value = 0.0);
 
+// ---- CNN ops (PyTorch's torch.nn.functional, argument order and defaults included)
+// A spatial size or step for 2-D ops: one number for both dims, or {h, w}.
+struct Int2 {
+  std::int64_t h, w;
+  Int2(std::int64_t v) : h(v), w(v) {}  // NOLINT: implicit, as PyTorch accepts an int
+  Int2(std::int64_t h_, std::int64_t w_) : h(h_), w(w_) {}
+};
+// Convolution padding: an amount on each side (one number, or {h, w} for 2-D), or the strings
+// "same" (output as long as the input; stride must be 1; an odd total goes to the far side)
+// and "valid" (no padding).
+struct ConvPadding {
+  enum class Mode { amount, same, valid };
+  Mode mode = Mode::amount;
+  Int2 amount{0};
+  ConvPadding(std::int64_t p) : amount(p) {}  // NOLINT
+  ConvPadding(int p) : amount(p) {}           // NOLINT: a literal 0 is not the string overload
+  ConvPadding(std::int64_t h, std::int64_t w) : amount(h, w) {}
+  ConvPadding(const char* mode);  // NOLINT: "same" or "valid"; anything else raises
+};
+
+// Convolution (ops/conv.cpp): cross-correlation, as every toolkit computes it. x is [N, C_in, L]
+// or [N, C_in, H, W] (the batch dim may be left out); weight is [C_out, C_in/groups, K...];
+// bias [C_out]. Output size floor((W + 2P - D(K-1) - 1)/S) + 1.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), std::int64_t stride = 1,
+              ConvPadding padding = 0, std::int64_t dilation = 1, std::int64_t groups = 1);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Int2 stride = 1,
+              ConvPadding padding = 0, Int2 dilation = 1, std::int64_t groups = 1);
+// Transposed convolution (the gradient of conv with respect to its input): weight is
+// [C_in, C_out/groups, K...]; output size (W - 1)S - 2P + D(K-1) + output_padding + 1.
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        std::int64_t stride = 1, std::int64_t padding = 0, std::int64_t output_padding = 0,
+                        std::int64_t groups = 1, std::int64_t dilation = 1);
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Int2 stride = 1,
+                        Int2 padding = 0, Int2 output_padding = 0, std::int64_t groups = 1, Int2 dilation = 1);
+
+// Pooling (ops/pool.cpp), per channel, on [N, C, L] / [N, C, H, W] (or without the batch dim).
+// The stride defaults to the kernel size; padding is at most half the kernel; ceil_mode rounds
+// the output size up (a window must still start inside the input or its left padding).
+Tensor max_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::int64_t> stride = std::nullopt,
+                  std::int64_t padding = 0, std::int64_t dilation = 1, bool ceil_mode = false);
+Tensor max_pool2d(const Tensor& x, Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0,
+                  Int2 dilation = 1, bool ceil_mode = false);
+// Also returns the int64 positions of the maxima (flat index into each input plane), as
+// PyTorch's return_indices=true. The gradient goes to the first maximum of a window.
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Int2 kernel_size,
+                                                  std::optional<Int2> stride = std::nullopt, Int2 padding = 0,
+                                                  Int2 dilation = 1, bool ceil_mode = false);
+Tensor avg_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::int64_t> stride = std::nullopt,
+                  std::int64_t padding = 0, bool ceil_mode = false, bool count_include_pad = true);
+Tensor avg_pool2d(const Tensor& x, Int2 kernel_size, std::optional<Int2> stride = std::nullopt, Int2 padding = 0,
+                  bool ceil_mode = false, bool count_include_pad = true,
+                  std::optional<std::int64_t> divisor_override = std::nullopt);
+// Averages over windows [floor(i*In/Out), ceil((i+1)*In/Out)); output size 1 is global pooling.
+Tensor adaptive_avg_pool1d(const Tensor& x, std::int64_t output_size);
+Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size);
+
+// Softmax family (ops/softmax.cpp): stable for any finite logits (the row max is subtracted).
+Tensor softmax(const Tensor& x, std::int64_t dim);
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+
+// Losses (ops/cross_entropy.cpp, ops/loss.cpp). Inputs are [N, C] or [N, C, d1, ...] (classes in
+// dim 1) or [C]; class targets are int64 [N, d1, ...]. A batch is averaged by default.
+enum class Reduction { none, mean, sum };
+// Fused log_softmax + nll_loss; its gradient is (softmax - onehot) / N. `target` holds int64
+// class indices, or class probabilities with the logits' shape and dtype. With class weights, the
+// mean divides by the total weight of the counted targets, as PyTorch does.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
+                     std::int64_t ignore_index = -100, Reduction reduction = Reduction::mean,
+                     double label_smoothing = 0.0);
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight = Tensor(),
+                std::int64_t ignore_index = -100, Reduction reduction = Reduction::mean);
+// Multiclass SVM (hinge) loss, PyTorch's form: per sample sum_{j != y} max(0, margin - s_y + s_j)^p
+// (times weight[y]) divided by the number of classes C. p is 1 or 2.
+Tensor multi_margin_loss(const Tensor& scores, const Tensor& target, std::int64_t p = 1, double margin = 1.0,
+                         const Tensor& weight = Tensor(), Reduction reduction = Reduction::mean);
+// The lectures' SVM loss: per sample sum_{j != y} max(0, s_j - s_y + margin), not divided by C.
+Tensor svm_loss(const Tensor& scores, const Tensor& target, double margin = 1.0,
+                Reduction reduction = Reduction::mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// -w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed without overflow.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
+                                        Reduction reduction = Reduction::mean, const Tensor& pos_weight = Tensor());
+// x where target is 1, max(0, margin - x) where target is -1.
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin = 1.0,
+                            Reduction reduction = Reduction::mean);
+
+// Regularisation and normalisation (ops/dropout.cpp, ops/normalization.cpp).
+// Inverted dropout: zeroes each element with probability p (xgrad's seeded generator) and scales the
+// rest by 1/(1-p) in training; the identity otherwise.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+// x is [N, C] or [N, C, ...]; statistics per channel C. In training it normalises with the batch
+// statistics (biased variance) and, when given, updates running_mean/running_var in place
+// (momentum-weighted; the variance unbiased); in evaluation it uses the running statistics.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
+                  double momentum = 0.1, double eps = 1e-5);
+// Normalises over the trailing dims given by normalized_shape (biased variance), then weight/bias.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
 // ---- operators
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

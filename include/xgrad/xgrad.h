@@ -11,3 +11,4 @@
 #include "xgrad/registry.h"
 #include "xgrad/shape.h"
 #include "xgrad/tensor.h"
+#include "xgrad/threads.h"

@@ -1,0 +1,170 @@
+#include "parallel.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "xgrad/error.h"
+#include "xgrad/threads.h"
+
+namespace xgrad {
+namespace parallel {
+namespace {
+
+thread_local bool tls_in_region = false;
+thread_local int tls_chunk = 0;
+
+// Workers sleep on a condition variable and wake for each job; the caller runs chunk 0 itself.
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int threads() const { return threads_; }
+
+  void run(int chunks, const std::function<void(int)>& chunk_fn) {
+    std::unique_lock job_lock(job_mu_);  // one job at a time (jobs from several user threads queue)
+    {
+      std::lock_guard lock(mu_);
+      job_ = &chunk_fn;
+      chunks_ = chunks;
+      pending_ = chunks - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_chunk(0);
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void run_chunk(int c) {
+    tls_in_region = true;
+    tls_chunk = c;
+    try {
+      (*job_)(c);
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    tls_in_region = false;
+    tls_chunk = 0;
+  }
+  void work(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (index >= chunks_) continue;
+      }
+      run_chunk(index);
+      std::lock_guard lock(mu_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex job_mu_, mu_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int chunks_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("XGRAD_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n >= 1) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::mutex pool_mu;
+std::unique_ptr<Pool>& pool_slot() {
+  static std::unique_ptr<Pool> pool;
+  return pool;
+}
+Pool& pool() {
+  std::lock_guard lock(pool_mu);
+  auto& p = pool_slot();
+  if (!p) {
+    p = std::make_unique<Pool>(default_threads());
+    openblas_set_num_threads(p->threads());
+  }
+  return *p;
+}
+
+}  // namespace
+
+int chunks_for(std::int64_t n, std::int64_t grain) {
+  if (n <= 0) return 0;
+  const std::int64_t by_grain = std::max<std::int64_t>(1, n / std::max<std::int64_t>(1, grain));
+  if (tls_in_region) return 1;
+  return static_cast<int>(std::min<std::int64_t>(pool().threads(), by_grain));
+}
+
+int chunk_index() { return tls_chunk; }
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  const int chunks = chunks_for(n, grain);
+  if (chunks == 0) return;
+  if (chunks == 1) {
+    fn(0, n);
+    return;
+  }
+  Pool& p = pool();
+  const std::function<void(int)> chunk_fn = [&](int c) {
+    const std::int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
+    fn(begin, end);
+  };
+  // BLAS inside the chunks runs on the calling thread only; restored for big GEMMs outside.
+  openblas_set_num_threads(1);
+  try {
+    p.run(chunks, chunk_fn);
+  } catch (...) {
+    openblas_set_num_threads(p.threads());
+    throw;
+  }
+  openblas_set_num_threads(p.threads());
+}
+
+}  // namespace parallel
+
+void set_num_threads(int threads) {
+  XGRAD_CHECK(threads >= 1, "set_num_threads: expected at least 1 thread, got {}", threads);
+  std::lock_guard lock(parallel::pool_mu);
+  auto& p = parallel::pool_slot();
+  p.reset();
+  p = std::make_unique<parallel::Pool>(threads);
+  openblas_set_num_threads(threads);
+}
+
+int get_num_threads() { return parallel::pool().threads(); }
+
+}  // namespace xgrad

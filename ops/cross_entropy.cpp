@@ -1,0 +1,9 @@
+// Skeleton: being written (issue 3).
+#include "xgrad/ops.h"
+#include "xgrad/registry.h"
+
+namespace xgrad {
+
+void register_cross_entropy_ops(std::vector<OpInfo>& registry) {}
+
+}  // namespace xgrad
