@@ -22,7 +22,7 @@ void raw_gemm(bool ta, bool tb, const float* a, const float* b, float* c) {
 
 void run(benchmark::State& state, bool backward) {
   const int threads = static_cast<int>(state.range(0));
-  openblas_set_num_threads(threads);
+  xgrad::set_num_threads(threads);
   xgrad::manual_seed(0);
   auto a = xgrad::randn({kN, kN}, {.requires_grad = backward});
   auto b = xgrad::randn({kN, kN}, {.requires_grad = backward});

@@ -22,6 +22,13 @@ namespace {
 thread_local bool tls_in_region = false;
 thread_local int tls_chunk = 0;
 
+// BLAS inside the chunks runs on its calling thread only; its count is restored for big GEMMs outside.
+struct SingleThreadedBlas {
+  int saved = openblas_get_num_threads();
+  SingleThreadedBlas() { openblas_set_num_threads(1); }
+  ~SingleThreadedBlas() { openblas_set_num_threads(saved); }
+};
+
 // Workers sleep on a condition variable and wake for each job; the caller runs chunk 0 itself.
 class Pool {
  public:
@@ -40,6 +47,7 @@ class Pool {
 
   void run(int chunks, const std::function<void(int)>& chunk_fn) {
     std::unique_lock job_lock(job_mu_);  // one job at a time (jobs from several user threads queue)
+    SingleThreadedBlas blas_guard;
     {
       std::lock_guard lock(mu_);
       job_ = &chunk_fn;
@@ -112,10 +120,7 @@ std::unique_ptr<Pool>& pool_slot() {
 Pool& pool() {
   std::lock_guard lock(pool_mu);
   auto& p = pool_slot();
-  if (!p) {
-    p = std::make_unique<Pool>(default_threads());
-    openblas_set_num_threads(p->threads());
-  }
+  if (!p) p = std::make_unique<Pool>(default_threads());
   return *p;
 }
 
@@ -143,15 +148,7 @@ void parallel_for(std::int64_t n, std::int64_t grain,
     const std::int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
     fn(begin, end);
   };
-  // BLAS inside the chunks runs on the calling thread only; restored for big GEMMs outside.
-  openblas_set_num_threads(1);
-  try {
-    p.run(chunks, chunk_fn);
-  } catch (...) {
-    openblas_set_num_threads(p.threads());
-    throw;
-  }
-  openblas_set_num_threads(p.threads());
+  p.run(chunks, chunk_fn);
 }
 
 }  // namespace parallel

@@ -5,8 +5,9 @@
 
 namespace xgrad {
 
-// Default: the XGRAD_NUM_THREADS environment variable, else the number of hardware threads.
-void set_num_threads(int threads);  // >= 1
+// Sets xgrad's pool and BLAS to `threads` (>= 1). Until it is called, the pool has XGRAD_NUM_THREADS
+// threads (else one per hardware thread) and BLAS keeps its own default (OPENBLAS_NUM_THREADS).
+void set_num_threads(int threads);
 int get_num_threads();
 
 }  // namespace xgrad
