@@ -1,0 +1,202 @@
+// Margin and regression losses: the CS231n SVM example, values computed by hand in float64 with
+// PyTorch's formulas, gradients by hand, reductions, broadcasting and error messages.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include <xgrad/xgrad.h>
+
+using namespace xgrad;
+
+namespace {
+
+void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-9) {
+  const auto v = t.to_vector<double>();
+  REQUIRE(v.size() == expected.size());
+  for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
+}
+
+Tensor gradient(const Tensor& y, const Tensor& x) { return grad({y}, {x}, {ones_like(y)})[0]; }
+
+// CS231n: three images (cat, car, frog), one row of class scores each.
+Tensor cs231n_scores() {
+  return tensor({{3.2, 5.1, -1.7}, {1.3, 4.9, 2.0}, {2.2, 2.5, -3.1}}, {.dtype = float64, .requires_grad = true});
+}
+Tensor cs231n_targets() { return tensor(std::vector<std::int64_t>{0, 1, 2}, Shape{3}); }
+
+}  // namespace
+
+TEST_CASE("loss: svm_loss on the CS231n example, values and lecture gradient") {
+  Tensor s = cs231n_scores();
+  check_close(svm_loss(s, cs231n_targets(), 1.0, Reduction::none), {2.9, 0.0, 12.9});
+  check_close(svm_loss(s, cs231n_targets(), 1.0, Reduction::sum), {15.8});
+  Tensor loss = svm_loss(s, cs231n_targets());
+  CHECK(loss.dim() == 0);
+  CHECK(loss.item<double>() == doctest::Approx(15.8 / 3));
+  CHECK(loss.grad_fn_name() == "svm_loss");
+  // dL/ds_j = 1 per violating j, dL/ds_y = -(number of violating j), all / N for the mean.
+  check_close(gradient(loss, s), {-1.0 / 3, 1.0 / 3, 0, 0, 0, 0, 1.0 / 3, 1.0 / 3, -2.0 / 3});
+  check_close(gradient(svm_loss(s, cs231n_targets(), 1.0, Reduction::sum), s), {-1, 1, 0, 0, 0, 0, 1, 1, -2});
+}
+
+TEST_CASE("loss: multi_margin_loss is the SVM loss divided by C, with weights and p = 2") {
+  Tensor s = cs231n_scores();
+  const Tensor y = cs231n_targets();
+  check_close(multi_margin_loss(s, y, 1, 1.0, Tensor(), Reduction::none), {2.9 / 3, 0.0, 12.9 / 3});
+  check_close(multi_margin_loss(s, y), {15.8 / 9});
+  check_close(multi_margin_loss(s, y, 1, 1.0, Tensor(), Reduction::sum), {15.8 / 3});
+  check_close(gradient(multi_margin_loss(s, y), s), {-1.0 / 9, 1.0 / 9, 0, 0, 0, 0, 1.0 / 9, 1.0 / 9, -2.0 / 9});
+  // p = 2: squared hinges; row 3: (6.3^2 + 6.6^2) / 3.
+  check_close(multi_margin_loss(s, y, 2, 1.0, Tensor(), Reduction::none), {2.9 * 2.9 / 3, 0.0, 83.25 / 3});
+  check_close(gradient(multi_margin_loss(s, y, 2, 1.0, Tensor(), Reduction::sum), s),
+              {-5.8 / 3, 5.8 / 3, 0, 0, 0, 0, 12.6 / 3, 13.2 / 3, -25.8 / 3});
+  // Class weights scale each sample by weight[target]; the mean still divides by N (PyTorch).
+  const Tensor w = tensor({1.0, 2.0, 3.0}, {.dtype = float64});
+  check_close(multi_margin_loss(s, y, 1, 1.0, w, Reduction::none), {2.9 / 3, 0.0, 12.9});
+  check_close(multi_margin_loss(s, y, 1, 1.0, w), {(2.9 / 3 + 12.9) / 3});
+  // A single sample: [C] scores with a 0-d target give a 0-d loss; margin 0.5.
+  Tensor one = tensor({3.2, 5.1, -1.7}, {.dtype = float64});
+  Tensor l = multi_margin_loss(one, tensor(std::vector<std::int64_t>{0}, Shape{}), 1, 0.5);
+  CHECK(l.dim() == 0);
+  CHECK(l.item<double>() == doctest::Approx(2.4 / 3));
+}
+
+TEST_CASE("loss: margin losses support double backward") {
+  Tensor s = cs231n_scores();
+  const Tensor y = cs231n_targets();
+  for (std::int64_t p : {1, 2}) {
+    INFO("p = ", p);
+    auto r = gradgradcheck([&](const TensorList& in) { return multi_margin_loss(in[0], y, p); }, {s});
+    CHECK_MESSAGE(r.passed, r.report());
+  }
+  auto r = gradgradcheck([&](const TensorList& in) { return svm_loss(in[0], y, 1.0, Reduction::none); }, {s});
+  CHECK_MESSAGE(r.passed, r.report());
+}
+
+TEST_CASE("loss: margin loss errors name the op, shapes and the rule") {
+  const Tensor s = cs231n_scores();
+  CHECK_THROWS_WITH_AS(svm_loss(s, tensor(std::vector<std::int64_t>{0, 5, 1}, Shape{3})),
+                       doctest::Contains("svm_loss: target[1] = 5 is out of range for 3 classes"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(s, tensor(std::vector<std::int64_t>{0, 1, -1}, Shape{3})),
+                       doctest::Contains("target[2] = -1"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(svm_loss(s, tensor(std::vector<std::int64_t>{0, 1}, Shape{2})),
+                       doctest::Contains("need a target of shape [3], got [2]"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(svm_loss(s, tensor({0.0, 1.0, 2.0})), doctest::Contains("int64 class targets"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(s, cs231n_targets(), 3), doctest::Contains("p == 1 and p == 2"),
+                       xgrad::Error);
+  CHECK_THROWS_WITH_AS(multi_margin_loss(s, cs231n_targets(), 1, 1.0, tensor({1.0, 2.0})),
+                       doctest::Contains("weight must be a floating [3] tensor"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(svm_loss(zeros({2, 3, 4}), zeros({2}, {.dtype = int64})),
+                       doctest::Contains("expects scores [N, C] or [C], got shape [2, 3, 4]"), xgrad::Error);
+}
+
+TEST_CASE("loss: mse_loss and l1_loss values, reductions and gradients") {
+  Tensor x = tensor({1.0, 2.0, 3.0}, {.dtype = float64, .requires_grad = true});
+  Tensor t = tensor({1.5, 1.0, 5.0}, {.dtype = float64, .requires_grad = true});
+  check_close(mse_loss(x, t, Reduction::none), {0.25, 1.0, 4.0});
+  check_close(mse_loss(x, t, Reduction::sum), {5.25});
+  check_close(mse_loss(x, t), {1.75});
+  check_close(l1_loss(x, t, Reduction::none), {0.5, 1.0, 2.0});
+  check_close(l1_loss(x, t, Reduction::sum), {3.5});
+  check_close(l1_loss(x, t), {3.5 / 3});
+  auto grads = grad({mse_loss(x, t)}, {x, t});
+  check_close(grads[0], {-1.0 / 3, 2.0 / 3, -4.0 / 3});
+  check_close(grads[1], {1.0 / 3, -2.0 / 3, 4.0 / 3});
+  grads = grad({l1_loss(x, t, Reduction::sum)}, {x, t});
+  check_close(grads[0], {-1, 1, -1});
+  check_close(grads[1], {1, -1, 1});
+  CHECK(mse_loss(x, t).grad_fn_name() == "mse_loss");
+}
+
+TEST_CASE("loss: mse_loss and l1_loss broadcast input and target") {
+  Tensor x = tensor(std::vector<double>{1.0, 2.0}, Shape{2, 1}, {.dtype = float64, .requires_grad = true});
+  Tensor t = tensor({0.5, 1.5, 3.0}, {.dtype = float64, .requires_grad = true});  // [3]
+  Tensor none = mse_loss(x, t, Reduction::none);
+  CHECK(none.shape() == Shape{2, 3});
+  check_close(none, {0.25, 0.25, 4, 2.25, 0.25, 1});
+  check_close(mse_loss(x, t), {8.0 / 6});
+  auto grads = grad({l1_loss(x, t, Reduction::sum)}, {x, t});
+  CHECK(grads[0].shape() == Shape{2, 1});
+  check_close(grads[0], {-1, 1});
+  check_close(grads[1], {-2, 0, 2});
+  CHECK_THROWS_WITH_AS(mse_loss(zeros({2, 3}), zeros({4})), doctest::Contains("mse_loss"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(l1_loss(zeros({2}, {.dtype = int64}), zeros({2}, {.dtype = int64})),
+                       doctest::Contains("l1_loss: expects floating input and target"), xgrad::Error);
+}
+
+TEST_CASE("loss: binary_cross_entropy_with_logits values and gradients") {
+  Tensor x = tensor({0.5, -1.0, 2.0}, {.dtype = float64, .requires_grad = true});
+  Tensor t = tensor({1.0, 0.0, 0.5}, {.dtype = float64, .requires_grad = true});
+  const std::vector<double> l = {0.4740769841801067, 0.3132616875182228, 1.1269280110429725};
+  check_close(binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::none), l);
+  check_close(binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::sum), {1.914266682741302});
+  Tensor mean_loss = binary_cross_entropy_with_logits(x, t);
+  check_close(mean_loss, {0.6380888942471007});
+  auto grads = grad({mean_loss}, {x, t});
+  check_close(grads[0], {-0.1258468895993818, 0.08964714045666504, 0.12693235932596078});  // (sigmoid(x) - t) / 3
+  check_close(grads[1], {-0.5 / 3, 1.0 / 3, -2.0 / 3});                                  // -x / 3
+  // weight and pos_weight: w [(1 - t) x + (1 + (pw - 1) t) softplus(-x)].
+  const Tensor w = tensor({1.0, 0.5, 2.0}, {.dtype = float64});
+  const Tensor pw = tensor({2.0, 3.0, 0.5}, {.dtype = float64});
+  Tensor weighted = binary_cross_entropy_with_logits(x, t, w, Reduction::none, pw);
+  check_close(weighted, {0.9481539683602134, 0.1566308437591114, 2.190392016564459});
+  grads = grad({sum(weighted)}, {x, t});
+  check_close(grads[0], {-0.7550813375962908, 0.13447071068499755, 0.8211956169668237});
+  check_close(grads[1], {-0.025923015819893314, 1.8132616875182228, -4.126928011042972});
+}
+
+TEST_CASE("loss: binary_cross_entropy_with_logits is finite for logits +-1e4") {
+  Tensor x = tensor({1e4, -1e4, 1e4, -1e4}, {.dtype = float64, .requires_grad = true});
+  const Tensor t = tensor({0.0, 1.0, 1.0, 0.0}, {.dtype = float64});
+  Tensor l = binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::none);
+  check_close(l, {1e4, 1e4, 0, 0});
+  check_close(gradient(l, x), {1, -1, 0, 0});
+  Tensor x32 = tensor({1e4, -1e4}, {.requires_grad = true});
+  Tensor l32 = binary_cross_entropy_with_logits(x32, tensor({0.0, 1.0}), tensor({1.0, 1.0}), Reduction::sum,
+                                                tensor({3.0, 3.0}));
+  CHECK(l32.item<float>() == doctest::Approx(4e4));
+  for (double g : gradient(l32, x32).to_vector<double>()) CHECK(std::isfinite(g));
+  CHECK_THROWS_WITH_AS(binary_cross_entropy_with_logits(zeros({2, 3}), zeros({3})),
+                       doctest::Contains("target size [3] must be the same as input size [2, 3]"), xgrad::Error);
+}
+
+TEST_CASE("loss: hinge_embedding_loss values and gradient") {
+  Tensor x = tensor({0.3, -0.5, 2.0, 0.4}, {.dtype = float64, .requires_grad = true});
+  const Tensor t = tensor({1.0, -1.0, -1.0, 1.0}, {.dtype = float64});
+  check_close(hinge_embedding_loss(x, t, 1.0, Reduction::none), {0.3, 1.5, 0.0, 0.4});
+  check_close(hinge_embedding_loss(x, t, 1.0, Reduction::sum), {2.2});
+  check_close(hinge_embedding_loss(x, t), {0.55});
+  check_close(hinge_embedding_loss(x, t, 2.5, Reduction::none), {0.3, 3.0, 0.5, 0.4});
+  check_close(gradient(hinge_embedding_loss(x, t, 1.0, Reduction::sum), x), {1, -1, 0, 1});
+  // int64 targets work too.
+  check_close(hinge_embedding_loss(x, tensor(std::vector<std::int64_t>{1, -1, -1, 1}, Shape{4})), {0.55});
+}
+
+TEST_CASE("loss: empty batches give 0 (sum) or NaN (mean), as in PyTorch") {
+  Tensor s = zeros({0, 3}, {.dtype = float64, .requires_grad = true});
+  const Tensor y = zeros({0}, {.dtype = int64});
+  CHECK(svm_loss(s, y, 1.0, Reduction::sum).item<double>() == 0.0);
+  CHECK(std::isnan(multi_margin_loss(s, y).item<double>()));
+  CHECK(grad({svm_loss(s, y, 1.0, Reduction::sum)}, {s})[0].shape() == Shape{0, 3});
+  Tensor x = zeros({0}, {.dtype = float64, .requires_grad = true});
+  CHECK(std::isnan(mse_loss(x, x.detach()).item<double>()));
+  CHECK(l1_loss(x, x.detach(), Reduction::sum).item<double>() == 0.0);
+  CHECK(grad({mse_loss(x, x.detach(), Reduction::sum)}, {x})[0].shape() == Shape{0});
+}
+
+TEST_CASE("loss: the fused margin backward matches the op-built VJP") {
+  manual_seed(9);
+  Tensor s = uniform({5, 4}, -2, 2, {.dtype = float64, .requires_grad = true});
+  const Tensor y = tensor(std::vector<std::int64_t>{0, 3, 1, 1, 2}, Shape{5});
+  const Tensor w = tensor({0.5, 1.0, 1.5, 2.0}, {.dtype = float64});
+  for (Reduction red : {Reduction::none, Reduction::sum, Reduction::mean}) {
+    for (std::int64_t p : {1, 2}) {
+      auto f = [&] { return multi_margin_loss(s, y, p, 0.7, w, red); };
+      Tensor out = f();
+      const Tensor v = uniform(out.shape(), -1, 1, {.dtype = float64});
+      const Tensor fused = grad({out}, {s}, {v})[0];
+      const Tensor composed = grad({f()}, {s}, {v}, {.create_graph = true})[0].detach();
+      check_close(fused, composed.to_vector<double>(), 1e-12);
+    }
+  }
+}
