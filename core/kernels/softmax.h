@@ -1,0 +1,62 @@
+#pragma once
+// Private: softmax, log_softmax and class-target loss kernels (core/kernels/softmax.cpp).
+// A tensor is seen as [outer, classes, inner] around the softmax (class) dim: contiguous rows
+// when inner == 1, otherwise the classes of one sample are `inner` apart. Rows are vectorised
+// (xsimd exp) and split over the thread pool. Values only; ops/ validate and record the graph.
+#include <cstdint>
+
+#include "../tensor_impl.h"
+
+namespace xgrad::kernels {
+
+struct ClassLayout {
+  std::int64_t outer = 1, classes = 1, inner = 1;
+  std::int64_t samples() const { return outer * inner; }
+};
+// The layout around `dim` (already wrapped); a 0-d shape is one sample of one class.
+ClassLayout layout_along(const Shape& shape, std::int64_t dim);
+
+// y = softmax(x) (or log_softmax when `log`) along the layout's class dim; floating x.
+Tensor softmax_forward(const Tensor& x, const ClassLayout& layout, bool log);
+// softmax: dx = y * (gy - sum(gy * y)); log_softmax: dx = gy - exp(y) * sum(gy).
+Tensor softmax_backward(const Tensor& gy, const Tensor& y, const ClassLayout& layout, bool log);
+
+// Class targets of a loss: int64, one per sample (layout.samples()), each in [0, classes) or
+// equal to ignore_index; optional class weights ([classes], the input's dtype).
+struct ClassTargets {
+  const Tensor& target;
+  const Tensor& weight;  // may be undefined (all ones)
+  std::int64_t ignore_index;
+};
+// Raises naming `op`, the first bad position and value; returns the total weight of the
+// counted (non-ignored) targets: the divisor of a mean reduction.
+double check_class_targets(const ClassTargets& t, const Shape& target_shape, std::int64_t classes, const char* op);
+
+// Cross entropy of logits with class targets and label smoothing eps, per sample
+//   -(1 - eps) w[t] logp[t] - eps/C sum_c w[c] logp[c]   (0 for an ignored target).
+struct CrossEntropyValues {
+  Tensor per_sample;  // [samples] when asked for, else undefined
+  double sum = 0;     // of the per-sample losses
+  Tensor stats;       // [2, samples]: each sample's max m and log(sum(exp(x - m))), for the backward
+};
+CrossEntropyValues cross_entropy_forward(const Tensor& x, const ClassLayout& layout, const ClassTargets& t,
+                                         double label_smoothing, bool per_sample);
+// dx = s_i (Q_i softmax(x)_i - q_i): q_i the smoothed, weighted one-hot of target i, Q_i its sum;
+// s_i = gy[i] * scale when gy has one value per sample, else gy * scale. Zero for ignored samples.
+Tensor cross_entropy_backward(const Tensor& gy, const Tensor& x, const Tensor& stats, const ClassLayout& layout,
+                              const ClassTargets& t, double label_smoothing, double scale);
+// q above, dense with x's shape (the constant part of the gradient, for double backward).
+Tensor smoothed_one_hot(const Shape& shape, Dtype dtype, const ClassLayout& layout, const ClassTargets& t,
+                        double label_smoothing);
+
+// nll loss: per sample -w[t] logp[t] (0 when ignored).
+struct NllValues {
+  Tensor per_sample;
+  double sum = 0;
+};
+NllValues nll_forward(const Tensor& log_probs, const ClassLayout& layout, const ClassTargets& t, bool per_sample);
+// dx (of `shape`) is zero except dx[i, t_i] = -w[t_i] s_i, s_i as in cross_entropy_backward.
+Tensor nll_backward(const Tensor& gy, const Shape& shape, const ClassLayout& layout, const ClassTargets& t,
+                    double scale);
+
+}  // namespace xgrad::kernels
