@@ -1,0 +1,925 @@
+#include "pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+// The AVX-512 loops below need AVX-512F, and BMI2 for pdep (every AVX-512 CPU has it).
+#if defined(__AVX512F__) && defined(__BMI2__)
+#define XGRAD_POOL_AVX512 1
+#include <immintrin.h>
+#endif
+
+#include "../dispatch.h"
+#include "../parallel.h"
+
+// Pooling walks small windows with strides and index bookkeeping that no xtensor expression
+// describes, so the kernels are loops over one plane at a time, a row of outputs at a time.
+// Windows that tile the plane (stride = kernel, no padding, dilation 1) have their own loops that
+// write every element once; float32 takes AVX-512 loops (16 outputs per step, masked tails) for
+// 2x2 / 1x2 tiles and for any windows; the portable loops are written branch-free over the outputs
+// so that GCC vectorises them. Planes are spread over the thread pool.
+
+namespace xgrad::kernels {
+
+namespace {
+
+// Planes are split over the thread pool in chunks of at least this many input elements, so
+// small tensors stay on the calling thread.
+constexpr std::int64_t kMinElementsPerChunk = 1 << 15;
+// Index tensors at least this big bypass the cache (see max_pool_forward_typed).
+constexpr std::int64_t kStreamIndicesBytes = std::int64_t{1} << 20;
+
+template <class F>
+void for_each_plane_range(const PoolWindows& w, F&& fn) {
+  const std::int64_t plane = std::max<std::int64_t>(1, std::max(w.in_h * w.in_w, w.out_h * w.out_w));
+  const std::int64_t grain = std::max<std::int64_t>(1, kMinElementsPerChunk / plane);
+  parallel::parallel_for(w.planes, grain, [&](std::int64_t begin, std::int64_t end) { fn(begin, end); });
+}
+
+// True when the windows tile the plane from its top-left corner without gaps, overlaps or padding
+// (rows and columns past the last window are simply not covered).
+bool tiles_plane(const PoolWindows& w) {
+  return w.stride_h == w.kernel_h && w.stride_w == w.kernel_w && w.pad_h == 0 && w.pad_w == 0 &&
+         w.dilation_h == 1 && w.dilation_w == 1 && w.out_h * w.kernel_h <= w.in_h && w.out_w * w.kernel_w <= w.in_w;
+}
+
+// The covered taps of a dilated window along one dim, as PyTorch's CPU kernel clips them:
+// [first, end) stepping by `dilation`, where first is the first tap at or after 0.
+struct Taps {
+  std::int64_t first, end;
+};
+Taps max_taps(std::int64_t o, std::int64_t stride, std::int64_t pad, std::int64_t kernel, std::int64_t dilation,
+              std::int64_t size) {
+  std::int64_t first = o * stride - pad;
+  const std::int64_t end = std::min(first + (kernel - 1) * dilation + 1, size);
+  while (first < 0) first += dilation;
+  return {first, end};
+}
+
+// ---- max pooling
+
+// Takes v when it beats the running maximum: strictly larger, or NaN (the last NaN wins, as in
+// PyTorch). Written as selects (and isunordered, which GCC vectorises) so the fast loops vectorise.
+template <class T>
+inline bool beats(T v, T best) {
+  return std::isunordered(v, v) || v > best;
+}
+template <class T>
+inline void keep_max(T v, std::int64_t at, T& best, std::int64_t& best_at) {
+  const bool take = beats(v, best);
+  best = take ? v : best;
+  best_at = take ? at : best_at;
+}
+
+// The outputs o in [0, out) whose tap at o * stride + offset lands inside [0, size).
+struct OutRange {
+  std::int64_t lo, hi;
+};
+OutRange outputs_inside(std::int64_t offset, std::int64_t stride, std::int64_t size, std::int64_t out) {
+  const std::int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const std::int64_t hi = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
+  const std::int64_t clamped_lo = std::min(lo, out);
+  return {clamped_lo, std::clamp(hi, clamped_lo, out)};
+}
+
+// outputs_inside for every tap column kw of the windows (offset kw * dilation - pad), computed
+// once per call: the divisions are too slow to repeat per row.
+std::vector<OutRange> tap_column_ranges(const PoolWindows& w) {
+  std::vector<OutRange> ranges(static_cast<std::size_t>(w.kernel_w));
+  for (std::int64_t kw = 0; kw < w.kernel_w; ++kw)
+    ranges[static_cast<std::size_t>(kw)] = outputs_inside(kw * w.dilation_w - w.pad_w, w.stride_w, w.in_w, w.out_w);
+  return ranges;
+}
+
+// One tap column of a row of windows: each output ow looks at row[ow * stride + offset].
+// Branch-free so GCC vectorises it over the outputs; a constant stride (kStride > 0) lets it load
+// with shuffles instead of gathers.
+template <class T, int kStride>
+void max_tap_row(const T* __restrict row, T* __restrict best, std::int64_t* __restrict best_at, OutRange r,
+                 std::int64_t runtime_stride, std::int64_t offset, std::int64_t row_start) {
+  const std::int64_t stride = kStride > 0 ? kStride : runtime_stride;
+  for (std::int64_t ow = r.lo; ow < r.hi; ++ow) {
+    const std::int64_t iw = ow * stride + offset;
+    const T v = row[iw];
+    const bool take = beats(v, best[ow]);
+    best[ow] = take ? v : best[ow];
+    best_at[ow] = take ? row_start + iw : best_at[ow];
+  }
+}
+
+template <class T>
+void max_tap_row(const T* row, T* best, std::int64_t* best_at, OutRange r, std::int64_t stride, std::int64_t offset,
+                 std::int64_t row_start) {
+  if (stride == 1)
+    max_tap_row<T, 1>(row, best, best_at, r, stride, offset, row_start);
+  else if (stride == 2)
+    max_tap_row<T, 2>(row, best, best_at, r, stride, offset, row_start);
+  else
+    max_tap_row<T, 0>(row, best, best_at, r, stride, offset, row_start);
+}
+
+// The first tap column of each output column's window (-1 when all its columns are padding):
+// a window points there until some tap beats -inf.
+std::vector<std::int64_t> first_tap_columns(const PoolWindows& w) {
+  std::vector<std::int64_t> first(static_cast<std::size_t>(w.out_w));
+  for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+    const Taps cols = max_taps(ow, w.stride_w, w.pad_w, w.kernel_w, w.dilation_w, w.in_w);
+    first[static_cast<std::size_t>(ow)] = cols.first < cols.end ? cols.first : -1;
+  }
+  return first;
+}
+
+// Any windows: a row of outputs at a time, visiting the taps of every window in row-major order
+// (the scalar rule's order), each tap as one pass over the outputs.
+template <class T>
+void max_plane_generic(const T* x, T* y, std::int64_t* idx, const PoolWindows& w, const std::int64_t* first_col,
+                       const OutRange* column_ranges) {
+  const std::int64_t W = w.in_w, out_w = w.out_w;
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const Taps rows = max_taps(oh, w.stride_h, w.pad_h, w.kernel_h, w.dilation_h, w.in_h);
+    T* best = y + oh * out_w;
+    std::int64_t* best_at = idx + oh * out_w;
+    for (std::int64_t ow = 0; ow < out_w; ++ow) {
+      best[ow] = -std::numeric_limits<T>::infinity();
+      best_at[ow] = rows.first < rows.end && first_col[ow] >= 0 ? rows.first * W + first_col[ow] : -1;
+    }
+    for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h)
+      for (std::int64_t kw = 0; kw < w.kernel_w; ++kw)
+        max_tap_row(x + ih * W, best, best_at, column_ranges[kw], w.stride_w, kw * w.dilation_w - w.pad_w, ih * W);
+  }
+}
+
+// Windows of KH x KW tiling the plane. The first tap starts the maximum (a NaN or -inf there is
+// kept exactly as the generic rule keeps it).
+template <class T, int KH, int KW>
+void max_plane_tiled(const T* x, T* y, std::int64_t* idx, const PoolWindows& w) {
+  const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t row0 = oh * KH * W;
+    const T* r = x + row0;
+    T* yr = y + oh * out_w;
+    std::int64_t* ir = idx + oh * out_w;
+    for (std::int64_t ow = 0; ow < out_w; ++ow) {
+      const std::int64_t c = ow * KW;
+      T best = r[c];
+      std::int64_t best_at = row0 + c;
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw)
+          if (kh != 0 || kw != 0) keep_max(r[kh * W + c + kw], row0 + kh * W + c + kw, best, best_at);
+      yr[ow] = best;
+      ir[ow] = best_at;
+    }
+  }
+}
+
+#if defined(XGRAD_POOL_AVX512)
+// AVX-512 loops for float32, 16 windows per step. For tiles of 1x2 and 2x2 (the usual CNN
+// pooling) each input row is split into its even and odd columns by one two-register permute; the pairs
+// are combined in the order (row 0: even, odd), (row 1: even, odd), then row 0 against row 1,
+// which keeps the scan order of the scalar rule (ties: first; NaN: last). Indices are formed in
+// int32 (planes below 2^31 elements) and widened to int64 on store. Tails use masked loads and
+// stores, so short rows (28 -> 14) need no scalar loop.
+// GCC 12's AVX-512 headers warn falsely about their own _mm512_undefined_* placeholders.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+namespace avx512 {
+
+inline __mmask16 low_bits(std::int64_t n) {  // the first n of 16 lanes
+  return n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// 2n floats of one row from column c (n <= 16 windows): even and odd columns.
+inline void load_pairs(const float* row, std::int64_t n, __m512& even, __m512& odd) {
+  const __m512 lo = _mm512_maskz_loadu_ps(low_bits(2 * n), row);
+  const __m512 hi = _mm512_maskz_loadu_ps(low_bits(2 * n - 16 > 0 ? 2 * n - 16 : 0), row + 16);
+  const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  even = _mm512_permutex2var_ps(lo, even_lanes, hi);
+  odd = _mm512_permutex2var_ps(lo, odd_lanes, hi);
+}
+
+// The later candidate v wins over best: larger, or NaN.
+inline __mmask16 beats(__m512 v, __m512 best) {
+  return static_cast<__mmask16>(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+}
+
+template <int KH>
+void max_plane(const float* x, float* y, std::int64_t* idx, const PoolWindows& w) {
+  const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
+  const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i one = _mm512_set1_epi32(1), row_step = _mm512_set1_epi32(static_cast<int>(W));
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t row0 = oh * KH * W;
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, out_w - ow);
+      __m512 even, odd;
+      load_pairs(x + row0 + 2 * ow, n, even, odd);
+      const __mmask16 col0 = beats(odd, even);
+      __m512 best = _mm512_mask_blend_ps(col0, even, odd);
+      __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0 + 2 * ow)), twice_lane);
+      if constexpr (KH == 2) {
+        load_pairs(x + row0 + W + 2 * ow, n, even, odd);
+        const __mmask16 col1 = beats(odd, even);
+        const __m512 best1 = _mm512_mask_blend_ps(col1, even, odd);
+        const __mmask16 row1 = beats(best1, best);
+        best = _mm512_mask_blend_ps(row1, best, best1);
+        const __mmask16 col = static_cast<__mmask16>((row1 & col1) | (~row1 & col0));
+        at = _mm512_mask_add_epi32(at, col, at, one);
+        at = _mm512_mask_add_epi32(at, row1, at, row_step);
+      } else {
+        at = _mm512_mask_add_epi32(at, col0, at, one);
+      }
+      const __mmask16 out = low_bits(n);
+      _mm512_mask_storeu_ps(y + oh * out_w + ow, out, best);
+      std::int64_t* dst = idx + oh * out_w + ow;
+      _mm512_mask_storeu_epi64(dst, static_cast<__mmask8>(out), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+      _mm512_mask_storeu_epi64(dst + 8, static_cast<__mmask8>(out >> 8),
+                               _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+    }
+  }
+}
+
+// The tiled scatter: each input element of the covered rows written once, g where it was the
+// maximum of its window, else 0. Columns and rows past the last window are zeroed by the caller.
+template <int KH>
+void max_scatter_plane(const float* gy, const std::int64_t* idx, float* gx, const PoolWindows& w) {
+  const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
+  const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i first_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i second_half = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i one = _mm512_set1_epi32(1), row_step = _mm512_set1_epi32(static_cast<int>(W)),
+                row_step1 = _mm512_set1_epi32(static_cast<int>(W + 1));
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t row0 = oh * KH * W;
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, out_w - ow);
+      const __mmask16 out = low_bits(n);
+      const __m512 g = _mm512_maskz_loadu_ps(out, gy + oh * out_w + ow);
+      const std::int64_t* ip = idx + oh * out_w + ow;
+      const __m256i lo = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out), ip));
+      const __m256i hi = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out >> 8), ip + 8));
+      // The position of each maximum relative to its window's corner: 0, 1, W or W + 1.
+      const __m512i rel =
+          _mm512_sub_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+                           _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0 + 2 * ow)), twice_lane));
+      const __mmask16 store_lo = low_bits(2 * n), store_hi = low_bits(2 * n - 16 > 0 ? 2 * n - 16 : 0);
+      auto write_row = [&](float* dst, __m512i even_at, __m512i odd_at) {
+        const __m512 even = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, even_at), g);
+        const __m512 odd = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, odd_at), g);
+        _mm512_mask_storeu_ps(dst, store_lo, _mm512_permutex2var_ps(even, first_half, odd));
+        _mm512_mask_storeu_ps(dst + 16, store_hi, _mm512_permutex2var_ps(even, second_half, odd));
+      };
+      write_row(gx + row0 + 2 * ow, _mm512_setzero_si512(), one);
+      if constexpr (KH == 2) write_row(gx + row0 + W + 2 * ow, row_step, row_step1);
+    }
+  }
+}
+
+// Copies n int64 to dst with non-temporal stores (plain stores for the unaligned head and tail).
+inline void stream_copy(std::int64_t* dst, const std::int64_t* src, std::int64_t n) {
+  while (n > 0 && reinterpret_cast<std::uintptr_t>(dst) % 64 != 0) {
+    *dst++ = *src++;
+    --n;
+  }
+  for (; n >= 8; n -= 8, dst += 8, src += 8)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), _mm512_loadu_si512(src));
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
+// Lanes l with lo <= l < hi.
+inline __mmask16 lanes_between(std::int64_t lo, std::int64_t hi) {
+  return static_cast<__mmask16>(low_bits(std::clamp<std::int64_t>(hi, 0, 16)) &
+                                ~low_bits(std::clamp<std::int64_t>(lo, 0, 16)));
+}
+
+// row[column[l]] for the lanes in `inside` (src elsewhere), column[l] = start + l * stride. Strides
+// 1 and 2 load whole runs (2: every other element picked by a permute); others gather. Masked-off
+// lanes are never read, though their addresses may lie outside the row.
+inline __m512 load_taps(const float* row, std::int64_t start, std::int64_t stride, __mmask16 inside, __m512i column,
+                        __m512 src) {
+  const float* at = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
+                                                   static_cast<std::uintptr_t>(start * std::int64_t{sizeof(float)}));
+  if (stride == 1) return _mm512_mask_loadu_ps(src, inside, at);
+  if (stride == 2) {
+    const std::uint32_t pairs = _pdep_u32(inside, 0x55555555u);  // lane l reads element 2l
+    const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pairs), at);
+    const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pairs >> 16), at + 16);
+    const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_mask_mov_ps(src, inside, _mm512_permutex2var_ps(lo, even_lanes, hi));
+  }
+  return _mm512_mask_i32gather_ps(src, inside, column, row, 4);
+}
+
+// Any windows: 16 outputs of a row at a time, their best value and index kept in registers while
+// the taps are visited in row-major order (the scalar rule's order); each tap is one masked load
+// (lanes whose tap is in the padding are masked off).
+inline void max_plane_any(const float* x, float* y, std::int64_t* idx, const PoolWindows& w,
+                          const std::int64_t* first_col, const OutRange* column_ranges) {
+  const std::int64_t W = w.in_w, out_w = w.out_w, stride = w.stride_w;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i lane_step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(stride)));
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const Taps rows = max_taps(oh, w.stride_h, w.pad_h, w.kernel_h, w.dilation_h, w.in_h);
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, out_w - ow);
+      const __mmask16 out = low_bits(n);
+      // Until a tap beats -inf, a window points at its first tap (-1 for a window in the padding).
+      const __m256i first_lo =
+          _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out), first_col + ow));
+      const __m256i first_hi =
+          _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out >> 8), first_col + ow + 8));
+      const __m512i firsts = _mm512_inserti64x4(_mm512_castsi256_si512(first_lo), first_hi, 1);
+      const __mmask16 has_first =
+          rows.first < rows.end ? _mm512_cmpge_epi32_mask(firsts, _mm512_setzero_si512()) : __mmask16(0);
+      __m512i at = _mm512_mask_add_epi32(_mm512_set1_epi32(-1), has_first, firsts,
+                                         _mm512_set1_epi32(static_cast<int>(rows.first * W)));
+      __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+      for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h) {
+        const float* row = x + ih * W;
+        for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
+          const OutRange r = column_ranges[kw];
+          const __mmask16 inside = static_cast<__mmask16>(out & lanes_between(r.lo - ow, r.hi - ow));
+          if (inside == 0) continue;
+          const __m512i column = _mm512_add_epi32(
+              _mm512_set1_epi32(static_cast<int>(ow * stride + kw * w.dilation_w - w.pad_w)), lane_step);
+          const __m512 v = load_taps(row, ow * stride + kw * w.dilation_w - w.pad_w, stride, inside, column, best);
+          const __mmask16 take = static_cast<__mmask16>(inside & beats(v, best));
+          best = _mm512_mask_blend_ps(take, best, v);
+          at = _mm512_mask_add_epi32(at, take, column, _mm512_set1_epi32(static_cast<int>(ih * W)));
+        }
+      }
+      _mm512_mask_storeu_ps(y + oh * out_w + ow, out, best);
+      std::int64_t* dst = idx + oh * out_w + ow;
+      _mm512_mask_storeu_epi64(dst, static_cast<__mmask8>(out), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at)));
+      _mm512_mask_storeu_epi64(dst + 8, static_cast<__mmask8>(out >> 8),
+                               _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1)));
+    }
+  }
+}
+
+// Average pooling over tiling 1x2 / 2x2 windows (every window whole: one divisor).
+template <int KH>
+void avg_plane(const float* x, float* y, const PoolWindows& w, float divisor) {
+  const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
+  const __m512 d = _mm512_set1_ps(divisor);
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t row0 = oh * KH * W;
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, out_w - ow);
+      __m512 even, odd;
+      load_pairs(x + row0 + 2 * ow, n, even, odd);
+      __m512 sum = _mm512_add_ps(even, odd);
+      if constexpr (KH == 2) {
+        load_pairs(x + row0 + W + 2 * ow, n, even, odd);
+        sum = _mm512_add_ps(_mm512_add_ps(sum, even), odd);
+      }
+      _mm512_mask_storeu_ps(y + oh * out_w + ow, low_bits(n), _mm512_div_ps(sum, d));
+    }
+  }
+}
+
+// Its adjoint: gy / divisor written to both columns of every covered row of its window.
+template <int KH>
+void avg_backward_plane(const float* gy, float* gx, const PoolWindows& w, float divisor) {
+  const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
+  const __m512 d = _mm512_set1_ps(divisor);
+  const __m512i first_half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i second_half = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t row0 = oh * KH * W;
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, out_w - ow);
+      const __m512 g = _mm512_div_ps(_mm512_maskz_loadu_ps(low_bits(n), gy + oh * out_w + ow), d);
+      const __m512 lo = _mm512_permutexvar_ps(first_half, g), hi = _mm512_permutexvar_ps(second_half, g);
+      const __mmask16 store_lo = low_bits(2 * n), store_hi = low_bits(2 * n - 16 > 0 ? 2 * n - 16 : 0);
+      for (int kh = 0; kh < KH; ++kh) {
+        float* dst = gx + row0 + kh * W + 2 * ow;
+        _mm512_mask_storeu_ps(dst, store_lo, lo);
+        _mm512_mask_storeu_ps(dst + 16, store_hi, hi);
+      }
+    }
+  }
+}
+
+}  // namespace avx512
+#pragma GCC diagnostic pop
+#endif
+
+template <class T>
+using MaxPlaneFn = void (*)(const T*, T*, std::int64_t*, const PoolWindows&);
+
+// Index arithmetic of the AVX-512 loops is int32.
+bool fits_int32(const PoolWindows& w) { return w.in_h * w.in_w < (std::int64_t{1} << 31); }
+
+template <class T>
+MaxPlaneFn<T> tiled_max_plane(const PoolWindows& w) {
+  if (!tiles_plane(w)) return nullptr;
+#if defined(XGRAD_POOL_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    if (w.kernel_h == 2 && w.kernel_w == 2 && fits_int32(w)) return avx512::max_plane<2>;
+    if (w.kernel_h == 1 && w.kernel_w == 2 && fits_int32(w)) return avx512::max_plane<1>;
+  }
+#endif
+  if (w.kernel_h == 2 && w.kernel_w == 2) return max_plane_tiled<T, 2, 2>;
+  if (w.kernel_h == 3 && w.kernel_w == 3) return max_plane_tiled<T, 3, 3>;
+  if (w.kernel_h == 1 && w.kernel_w == 2) return max_plane_tiled<T, 1, 2>;
+  if (w.kernel_h == 1 && w.kernel_w == 3) return max_plane_tiled<T, 1, 3>;
+  return nullptr;
+}
+
+template <class T>
+void max_pool_forward_typed(const Tensor& x, const PoolWindows& w, Tensor& y, Tensor& idx) {
+  const T* xs = x.data<T>();
+  T* ys = y.mutable_data<T>();
+  std::int64_t* is = idx.mutable_data<std::int64_t>();
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  const MaxPlaneFn<T> tiled = tiled_max_plane<T>(w);
+  const std::vector<OutRange> column_ranges = tap_column_ranges(w);
+  const std::vector<std::int64_t> first_col = first_tap_columns(w);
+  [[maybe_unused]] bool any_simd = false;
+  // Big index tensors are only read again by the backward pass, long after: they are written
+  // around the cache (a plane at a time through a small buffer), which saves the cache lines'
+  // reads for ownership and keeps the cache for the values the next layer reads.
+  [[maybe_unused]] bool stream_indices = false;
+#if defined(XGRAD_POOL_AVX512)
+  any_simd = std::is_same_v<T, float> && fits_int32(w);
+  stream_indices = idx.numel() * std::int64_t{sizeof(std::int64_t)} >= kStreamIndicesBytes;
+#endif
+  for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<std::int64_t> buffer(stream_indices ? static_cast<std::size_t>(out_plane) : 0);
+    for (std::int64_t p = begin; p < end; ++p) {
+      const T* xp = xs + p * in_plane;
+      T* yp = ys + p * out_plane;
+      std::int64_t* ip = stream_indices ? buffer.data() : is + p * out_plane;
+      if (tiled) {
+        tiled(xp, yp, ip, w);
+      } else if (any_simd) {
+#if defined(XGRAD_POOL_AVX512)
+        if constexpr (std::is_same_v<T, float>)
+          avx512::max_plane_any(xp, yp, ip, w, first_col.data(), column_ranges.data());
+#endif
+      } else {
+        max_plane_generic(xp, yp, ip, w, first_col.data(), column_ranges.data());
+      }
+#if defined(XGRAD_POOL_AVX512)
+      if (stream_indices) avx512::stream_copy(is + p * out_plane, buffer.data(), out_plane);
+#endif
+    }
+#if defined(XGRAD_POOL_AVX512)
+    if (stream_indices) _mm_sfence();  // the streamed stores are visible before the chunk ends
+#endif
+  });
+}
+
+// Zeroes what tiling windows leave uncovered: columns past the last window in the covered rows,
+// and the rows past the last window.
+template <class T>
+void zero_uncovered(T* gx, const PoolWindows& w) {
+  const std::int64_t W = w.in_w, covered_w = w.out_w * w.kernel_w, covered_h = w.out_h * w.kernel_h;
+  if (covered_w < W)
+    for (std::int64_t ih = 0; ih < covered_h; ++ih) std::fill(gx + ih * W + covered_w, gx + (ih + 1) * W, T(0));
+  std::fill(gx + covered_h * W, gx + w.in_h * W, T(0));
+}
+
+// Tiling windows: each input element is written exactly once (its window's gradient where it is
+// the maximum, else 0), so no separate zero-fill pass.
+template <class T, int KW>
+void max_scatter_plane_tiled(const T* gy, const std::int64_t* idx, T* gx, const PoolWindows& w) {
+  const std::int64_t W = w.in_w, kernel_h = w.kernel_h, out_w = w.out_w, covered_h = w.out_h * kernel_h;
+  for (std::int64_t ih = 0; ih < covered_h; ++ih) {
+    const std::int64_t oh = ih / kernel_h;
+    const T* g = gy + oh * out_w;
+    const std::int64_t* ir = idx + oh * out_w;
+    T* out = gx + ih * W;
+    const std::int64_t row = ih * W;
+    for (std::int64_t ow = 0; ow < out_w; ++ow)
+      for (int kw = 0; kw < KW; ++kw) out[ow * KW + kw] = ir[ow] == row + ow * KW + kw ? g[ow] : T(0);
+  }
+}
+
+template <class T>
+using ScatterPlaneFn = void (*)(const T*, const std::int64_t*, T*, const PoolWindows&);
+
+template <class T>
+ScatterPlaneFn<T> tiled_scatter_plane(const PoolWindows& w) {
+  if (!tiles_plane(w)) return nullptr;
+#if defined(XGRAD_POOL_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    if (w.kernel_h == 2 && w.kernel_w == 2 && fits_int32(w)) return avx512::max_scatter_plane<2>;
+    if (w.kernel_h == 1 && w.kernel_w == 2 && fits_int32(w)) return avx512::max_scatter_plane<1>;
+  }
+#endif
+  if (w.kernel_w == 1) return max_scatter_plane_tiled<T, 1>;
+  if (w.kernel_w == 2) return max_scatter_plane_tiled<T, 2>;
+  if (w.kernel_w == 3) return max_scatter_plane_tiled<T, 3>;
+  return nullptr;
+}
+
+template <class T>
+void max_pool_scatter_typed(const Tensor& gy, const Tensor& indices, const PoolWindows& w, Tensor& gx) {
+  const T* gs = gy.data<T>();
+  const std::int64_t* is = indices.data<std::int64_t>();
+  T* out = gx.mutable_data<T>();
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  const ScatterPlaneFn<T> tiled = tiled_scatter_plane<T>(w);
+  for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t p = begin; p < end; ++p) {
+      const T* g = gs + p * out_plane;
+      const std::int64_t* ip = is + p * out_plane;
+      T* o = out + p * in_plane;
+      if (tiled) {
+        tiled(g, ip, o, w);
+        zero_uncovered(o, w);
+        continue;
+      }
+      std::fill(o, o + in_plane, T(0));
+      for (std::int64_t j = 0; j < out_plane; ++j)
+        if (static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane)) o[ip[j]] += g[j];
+    }
+  });
+}
+
+template <class T>
+void max_pool_gather_typed(const Tensor& g, const Tensor& indices, const PoolWindows& w, Tensor& out) {
+  const T* gs = g.data<T>();
+  const std::int64_t* is = indices.data<std::int64_t>();
+  T* os = out.mutable_data<T>();
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t p = begin; p < end; ++p) {
+      const T* gp = gs + p * in_plane;
+      const std::int64_t* ip = is + p * out_plane;
+      T* op = os + p * out_plane;
+      for (std::int64_t j = 0; j < out_plane; ++j)
+        op[j] = static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane) ? gp[ip[j]] : T(0);
+    }
+  });
+}
+
+// ---- average pooling
+
+// One window of average pooling along one dim, clipped as PyTorch clips it: `padded` is the
+// extent within input + padding (counted by count_include_pad), [first, end) the part in the input.
+struct AvgSpan {
+  std::int64_t first, end, padded;
+};
+AvgSpan avg_span(std::int64_t o, std::int64_t stride, std::int64_t pad, std::int64_t kernel, std::int64_t size) {
+  const std::int64_t start = o * stride - pad;
+  const std::int64_t stop = std::min(start + kernel, size + pad);
+  return {std::max<std::int64_t>(start, 0), std::min(stop, size), stop - start};
+}
+
+// The divisor of one output (0 for a window outside the input, whose output is 0).
+std::int64_t avg_divisor(const AvgSpan& r, const AvgSpan& c, bool count_include_pad, std::int64_t divisor_override) {
+  if (r.first >= r.end || c.first >= c.end) return 0;
+  if (divisor_override != 0) return divisor_override;
+  return count_include_pad ? r.padded * c.padded : (r.end - r.first) * (c.end - c.first);
+}
+
+// Adds `values` to each row of [first, end) of a plane `width` wide (vectorised over the row).
+template <class T>
+void add_to_rows(T* plane, std::int64_t width, std::int64_t first, std::int64_t end, const T* __restrict values) {
+  for (std::int64_t ih = first; ih < end; ++ih) {
+    T* __restrict row = plane + ih * width;
+    for (std::int64_t iw = 0; iw < width; ++iw) row[iw] += values[iw];
+  }
+}
+
+// Sums rows [first, end) of a plane `width` wide into `sums` (vectorised over the row).
+template <class T>
+void sum_rows_into(T* __restrict sums, const T* plane, std::int64_t width, std::int64_t first, std::int64_t end) {
+  for (std::int64_t ih = first; ih < end; ++ih) {
+    const T* __restrict row = plane + ih * width;
+    for (std::int64_t iw = 0; iw < width; ++iw) sums[iw] += row[iw];
+  }
+}
+
+// Any windows: a row of outputs at a time, summing each tap column in one pass over the outputs.
+template <class T>
+void avg_plane_generic(const T* x, T* y, const PoolWindows& w, bool count_include_pad, std::int64_t divisor_override,
+                       const OutRange* column_ranges) {
+  const std::int64_t W = w.in_w, out_w = w.out_w;
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const AvgSpan r = avg_span(oh, w.stride_h, w.pad_h, w.kernel_h, w.in_h);
+    T* __restrict sum = y + oh * out_w;
+    std::fill(sum, sum + out_w, T(0));
+    for (std::int64_t ih = r.first; ih < r.end; ++ih)
+      for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
+        const std::int64_t offset = kw - w.pad_w;
+        const OutRange o = column_ranges[kw];
+        const T* __restrict row = x + ih * W;
+        for (std::int64_t ow = o.lo; ow < o.hi; ++ow) sum[ow] += row[ow * w.stride_w + offset];
+      }
+    for (std::int64_t ow = 0; ow < out_w; ++ow) {
+      const std::int64_t divisor =
+          avg_divisor(r, avg_span(ow, w.stride_w, w.pad_w, w.kernel_w, W), count_include_pad, divisor_override);
+      sum[ow] = divisor == 0 ? T(0) : sum[ow] / static_cast<T>(divisor);
+    }
+  }
+}
+
+#if defined(XGRAD_POOL_AVX512)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+namespace avx512 {
+
+// Per output column, the two factors of its divisor: its window's extent within input + padding
+// and within the input (both 0 for a window with no input column).
+struct ColumnFactors {
+  std::vector<float> padded, inside;
+};
+inline ColumnFactors column_factors(const PoolWindows& w) {
+  ColumnFactors f{std::vector<float>(static_cast<std::size_t>(w.out_w)),
+                  std::vector<float>(static_cast<std::size_t>(w.out_w))};
+  for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+    const AvgSpan c = avg_span(ow, w.stride_w, w.pad_w, w.kernel_w, w.in_w);
+    const bool any = c.first < c.end;
+    f.padded[static_cast<std::size_t>(ow)] = any ? static_cast<float>(c.padded) : 0.0f;
+    f.inside[static_cast<std::size_t>(ow)] = any ? static_cast<float>(c.end - c.first) : 0.0f;
+  }
+  return f;
+}
+
+// Any windows, float: 16 outputs of a row at a time, summing the taps in registers.
+inline void avg_plane_any(const float* x, float* y, const PoolWindows& w, bool count_include_pad,
+                          std::int64_t divisor_override, const OutRange* column_ranges, const ColumnFactors& f) {
+  const std::int64_t W = w.in_w, out_w = w.out_w, stride = w.stride_w;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i lane_step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(stride)));
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const AvgSpan r = avg_span(oh, w.stride_h, w.pad_h, w.kernel_h, w.in_h);
+    const float row_factor = r.first >= r.end ? 0.0f
+                             : count_include_pad ? static_cast<float>(r.padded)
+                                                 : static_cast<float>(r.end - r.first);
+    for (std::int64_t ow = 0; ow < out_w; ow += 16) {
+      const __mmask16 out = low_bits(std::min<std::int64_t>(16, out_w - ow));
+      __m512 sum = _mm512_setzero_ps();
+      for (std::int64_t ih = r.first; ih < r.end; ++ih)
+        for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
+          const OutRange cr = column_ranges[kw];
+          const __mmask16 inside = static_cast<__mmask16>(out & lanes_between(cr.lo - ow, cr.hi - ow));
+          if (inside == 0) continue;
+          const std::int64_t start = ow * stride + kw - w.pad_w;
+          const __m512i column = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(start)), lane_step);
+          sum = _mm512_add_ps(sum, load_taps(x + ih * W, start, stride, inside, column, _mm512_setzero_ps()));
+        }
+      const __m512 columns = _mm512_maskz_loadu_ps(out, (count_include_pad ? f.padded : f.inside).data() + ow);
+      __m512 divisor = _mm512_mul_ps(_mm512_set1_ps(row_factor), columns);
+      const __mmask16 nonempty = _mm512_cmp_ps_mask(divisor, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+      if (divisor_override != 0) divisor = _mm512_set1_ps(static_cast<float>(divisor_override));
+      _mm512_mask_storeu_ps(y + oh * out_w + ow, out, _mm512_maskz_div_ps(nonempty, sum, divisor));
+    }
+  }
+}
+
+}  // namespace avx512
+#pragma GCC diagnostic pop
+#endif
+
+// Its adjoint, a row of outputs at a time: their shares gy / divisor are gathered into one input
+// row (`row_values`, scratch of in_w), which is then added to every input row of the windows.
+template <class T>
+void avg_plane_backward_generic(const T* gy, T* gx, const PoolWindows& w, bool count_include_pad,
+                                std::int64_t divisor_override, T* row_values) {
+  const std::int64_t W = w.in_w, out_w = w.out_w;
+  std::fill(gx, gx + w.in_h * W, T(0));
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const AvgSpan r = avg_span(oh, w.stride_h, w.pad_h, w.kernel_h, w.in_h);
+    if (r.first >= r.end) continue;
+    std::fill(row_values, row_values + W, T(0));
+    for (std::int64_t ow = 0; ow < out_w; ++ow) {
+      const AvgSpan c = avg_span(ow, w.stride_w, w.pad_w, w.kernel_w, W);
+      const std::int64_t divisor = avg_divisor(r, c, count_include_pad, divisor_override);
+      if (divisor == 0) continue;
+      const T g = gy[oh * out_w + ow] / static_cast<T>(divisor);
+      for (std::int64_t iw = c.first; iw < c.end; ++iw) row_values[iw] += g;
+    }
+    add_to_rows(gx, W, r.first, r.end, row_values);
+  }
+}
+
+// Tiling windows: every window is whole, so one divisor serves the plane.
+template <class T, int KH, int KW>
+void avg_plane_tiled(const T* x, T* y, const PoolWindows& w, T divisor) {
+  const std::int64_t W = w.in_w;
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const T* r = x + oh * KH * W;
+    T* yr = y + oh * w.out_w;
+    for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+      T sum = 0;
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) sum += r[kh * W + ow * KW + kw];
+      yr[ow] = sum / divisor;
+    }
+  }
+}
+
+template <class T, int KW>
+void avg_plane_backward_tiled(const T* gy, T* gx, const PoolWindows& w, T divisor) {
+  const std::int64_t W = w.in_w, kernel_h = w.kernel_h, out_w = w.out_w, covered_h = w.out_h * kernel_h;
+  for (std::int64_t ih = 0; ih < covered_h; ++ih) {
+    const T* g = gy + (ih / kernel_h) * out_w;
+    T* out = gx + ih * W;
+    for (std::int64_t ow = 0; ow < out_w; ++ow)
+      for (int kw = 0; kw < KW; ++kw) out[ow * KW + kw] = g[ow] / divisor;
+  }
+}
+
+template <class T>
+using AvgPlaneFn = void (*)(const T*, T*, const PoolWindows&, T);
+
+template <class T>
+AvgPlaneFn<T> tiled_avg_plane(const PoolWindows& w) {
+  if (!tiles_plane(w)) return nullptr;
+#if defined(XGRAD_POOL_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    if (w.kernel_h == 2 && w.kernel_w == 2) return avx512::avg_plane<2>;
+    if (w.kernel_h == 1 && w.kernel_w == 2) return avx512::avg_plane<1>;
+  }
+#endif
+  if (w.kernel_h == 2 && w.kernel_w == 2) return avg_plane_tiled<T, 2, 2>;
+  if (w.kernel_h == 3 && w.kernel_w == 3) return avg_plane_tiled<T, 3, 3>;
+  if (w.kernel_h == 1 && w.kernel_w == 2) return avg_plane_tiled<T, 1, 2>;
+  if (w.kernel_h == 1 && w.kernel_w == 3) return avg_plane_tiled<T, 1, 3>;
+  return nullptr;
+}
+
+template <class T>
+AvgPlaneFn<T> tiled_avg_backward_plane(const PoolWindows& w) {
+  if (!tiles_plane(w)) return nullptr;
+#if defined(XGRAD_POOL_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    if (w.kernel_h == 2 && w.kernel_w == 2) return avx512::avg_backward_plane<2>;
+    if (w.kernel_h == 1 && w.kernel_w == 2) return avx512::avg_backward_plane<1>;
+  }
+#endif
+  if (w.kernel_w == 1) return avg_plane_backward_tiled<T, 1>;
+  if (w.kernel_w == 2) return avg_plane_backward_tiled<T, 2>;
+  if (w.kernel_w == 3) return avg_plane_backward_tiled<T, 3>;
+  return nullptr;
+}
+
+// With tiling windows every window lies inside the input: the divisor is the override or K_h K_w.
+template <class T>
+T tiled_divisor(const PoolWindows& w, std::int64_t divisor_override) {
+  return static_cast<T>(divisor_override != 0 ? divisor_override : w.kernel_h * w.kernel_w);
+}
+
+// ---- adaptive average pooling
+
+// Window i of `out` over `in`: [floor(i in / out), ceil((i + 1) in / out)).
+struct Span {
+  std::int64_t first, end;
+};
+Span adaptive_span(std::int64_t i, std::int64_t in, std::int64_t out) {
+  return {(i * in) / out, ((i + 1) * in + out - 1) / out};
+}
+
+// A row of outputs at a time: the window's input rows are summed into `column_sums` (scratch of
+// in_w, vectorised over the row), then each output sums its columns of it.
+template <class T>
+void adaptive_plane(const T* x, T* y, const PoolWindows& w, T* column_sums) {
+  const std::int64_t W = w.in_w;
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const Span r = adaptive_span(oh, w.in_h, w.out_h);
+    std::fill(column_sums, column_sums + W, T(0));
+    sum_rows_into(column_sums, x, W, r.first, r.end);
+    for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+      const Span c = adaptive_span(ow, W, w.out_w);
+      T sum = 0;
+      for (std::int64_t iw = c.first; iw < c.end; ++iw) sum += column_sums[iw];
+      y[oh * w.out_w + ow] = sum / static_cast<T>((r.end - r.first) * (c.end - c.first));
+    }
+  }
+}
+
+// Its adjoint: each output's share spread over its columns of one row (`row_values`, scratch of
+// in_w), which is then added to the window's input rows.
+template <class T>
+void adaptive_plane_backward(const T* gy, T* gx, const PoolWindows& w, T* row_values) {
+  const std::int64_t W = w.in_w;
+  std::fill(gx, gx + w.in_h * W, T(0));
+  for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+    const Span r = adaptive_span(oh, w.in_h, w.out_h);
+    std::fill(row_values, row_values + W, T(0));
+    for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+      const Span c = adaptive_span(ow, W, w.out_w);
+      const T g = gy[oh * w.out_w + ow] / static_cast<T>((r.end - r.first) * (c.end - c.first));
+      for (std::int64_t iw = c.first; iw < c.end; ++iw) row_values[iw] += g;
+    }
+    add_to_rows(gx, W, r.first, r.end, row_values);
+  }
+}
+
+// Runs plane_fn(src_plane, dst_plane, scratch) over every plane of src into a new tensor of
+// dst_shape; scratch holds one input row.
+template <class T, class F>
+Tensor map_planes(const Tensor& src, const PoolWindows& w, std::int64_t src_plane, std::int64_t dst_plane,
+                  const Shape& dst_shape, F&& plane_fn) {
+  Tensor dst = make_tensor(dst_shape, src.dtype());
+  const T* s = src.data<T>();
+  T* d = dst.mutable_data<T>();
+  for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> scratch(static_cast<std::size_t>(w.in_w));
+    for (std::int64_t p = begin; p < end; ++p) plane_fn(s + p * src_plane, d + p * dst_plane, scratch.data());
+  });
+  return dst;
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> max_pool_forward(const Tensor& x, const PoolWindows& w, const Shape& out_shape) {
+  Tensor y = make_tensor(out_shape, x.dtype());
+  Tensor idx = make_tensor(out_shape, Dtype::int64);
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, max_pool_forward_typed<T>(x, w, y, idx));
+  return {y, idx};
+}
+
+Tensor max_pool_scatter(const Tensor& gy, const Tensor& indices, const PoolWindows& w, const Shape& in_shape) {
+  Tensor gx = make_tensor(in_shape, gy.dtype());
+  XGRAD_DISPATCH_FLOAT(gy.dtype(), T, max_pool_scatter_typed<T>(gy, indices, w, gx));
+  return gx;
+}
+
+Tensor max_pool_take(const Tensor& g, const Tensor& indices, const PoolWindows& w) {
+  Tensor out = make_tensor(indices.shape(), g.dtype());
+  XGRAD_DISPATCH_FLOAT(g.dtype(), T, max_pool_gather_typed<T>(g, indices, w, out));
+  return out;
+}
+
+Tensor avg_pool_forward(const Tensor& x, const PoolWindows& w, bool count_include_pad, std::int64_t divisor_override,
+                        const Shape& out_shape) {
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  Tensor y;
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    const AvgPlaneFn<T> tiled = tiled_avg_plane<T>(w);
+    const T divisor = tiled_divisor<T>(w, divisor_override);
+    const std::vector<OutRange> column_ranges = tap_column_ranges(w);
+#if defined(XGRAD_POOL_AVX512)
+    const bool any_simd = std::is_same_v<T, float> && !tiled && fits_int32(w);
+    const avx512::ColumnFactors factors = any_simd ? avx512::column_factors(w) : avx512::ColumnFactors{};
+#endif
+    y = map_planes<T>(x, w, in_plane, out_plane, out_shape, [&](const T* src, T* dst, T*) {
+      if (tiled) {
+        tiled(src, dst, w, divisor);
+        return;
+      }
+#if defined(XGRAD_POOL_AVX512)
+      if (any_simd) {  // T is float here (the dispatch's T is no template parameter: no if constexpr)
+        avx512::avg_plane_any(reinterpret_cast<const float*>(src), reinterpret_cast<float*>(dst), w,
+                              count_include_pad, divisor_override, column_ranges.data(), factors);
+        return;
+      }
+#endif
+      avg_plane_generic(src, dst, w, count_include_pad, divisor_override, column_ranges.data());
+    });
+  });
+  return y;
+}
+
+Tensor avg_pool_backward(const Tensor& gy, const PoolWindows& w, bool count_include_pad, std::int64_t divisor_override,
+                         const Shape& in_shape) {
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  Tensor gx;
+  XGRAD_DISPATCH_FLOAT(gy.dtype(), T, {
+    const AvgPlaneFn<T> tiled = tiled_avg_backward_plane<T>(w);
+    const T divisor = tiled_divisor<T>(w, divisor_override);
+    gx = map_planes<T>(gy, w, out_plane, in_plane, in_shape, [&](const T* src, T* dst, T* scratch) {
+      if (tiled) {
+        tiled(src, dst, w, divisor);  // the covered part, each element written once
+        zero_uncovered(dst, w);
+      } else {
+        avg_plane_backward_generic(src, dst, w, count_include_pad, divisor_override, scratch);
+      }
+    });
+  });
+  return gx;
+}
+
+Tensor adaptive_avg_pool_forward(const Tensor& x, const PoolWindows& w, const Shape& out_shape) {
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  Tensor y;
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    y = map_planes<T>(x, w, in_plane, out_plane, out_shape,
+                      [&](const T* src, T* dst, T* scratch) { adaptive_plane(src, dst, w, scratch); });
+  });
+  return y;
+}
+
+Tensor adaptive_avg_pool_backward(const Tensor& gy, const PoolWindows& w, const Shape& in_shape) {
+  const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  Tensor gx;
+  XGRAD_DISPATCH_FLOAT(gy.dtype(), T, {
+    gx = map_planes<T>(gy, w, out_plane, in_plane, in_shape,
+                       [&](const T* src, T* dst, T* scratch) { adaptive_plane_backward(src, dst, w, scratch); });
+  });
+  return gx;
+}
+
+}  // namespace xgrad::kernels
