@@ -344,3 +344,32 @@ TEST_CASE("conv: gradients are the same at any thread count and when called from
     for (std::size_t k = 0; k < x1.size(); ++k) CHECK(nested_x[i][k] == doctest::Approx(x1[k]).epsilon(1e-12));
   }
 }
+
+TEST_CASE("conv: float32 3x3 convs with many channels (the Winograd path) match float64 im2col") {
+  // C, K >= 8 and H, W >= 4 route float32 3x3 stride-1 convs to Winograd F(4x4,3x3); float64 always
+  // runs im2col + GEMM, so comparing the two checks the routing, forward and both gradients.
+  manual_seed(11);
+  struct Case {
+    Shape x;
+    std::int64_t k, pad;
+  };
+  for (const Case& c : {Case{{2, 16, 9, 7}, 12, 1}, Case{{1, 8, 4, 4}, 8, 0}, Case{{3, 9, 6, 11}, 16, 2},
+                        Case{{2, 32, 14, 14}, 24, 1}}) {
+    INFO("x ", to_string(c.x), " -> ", c.k, " channels, pad ", c.pad);
+    Tensor x64 = randn(c.x, f64), w64 = randn({c.k, c.x[1], 3, 3}, f64), b64 = randn({c.k}, f64);
+    Tensor x32 = x64.to(Dtype::float32), w32 = w64.to(Dtype::float32), b32 = b64.to(Dtype::float32);
+    for (Tensor* t : {&x64, &w64, &b64, &x32, &w32, &b32}) t->requires_grad_();
+    Tensor y64 = conv2d(x64, w64, b64, 1, c.pad), y32 = conv2d(x32, w32, b32, 1, c.pad);
+    Tensor gy = randn(y64.shape(), f64);
+    auto g64 = grad({y64}, {x64, w64, b64}, {gy});
+    auto g32 = grad({y32}, {x32, w32, b32}, {gy.to(Dtype::float32)});
+    auto close = [](const Tensor& a32, const Tensor& b64) {
+      // Relative to the largest magnitude: Winograd's float32 error is ~1e-5 of it.
+      const double scale = max(abs(b64)).item<double>();
+      const double err = max(abs(a32.to(Dtype::float64) - b64)).item<double>();
+      CHECK(err <= 5e-5 * scale);
+    };
+    close(y32, y64);
+    for (std::size_t i = 0; i < 3; ++i) close(g32[i], g64[i]);
+  }
+}
