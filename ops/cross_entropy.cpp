@@ -3,9 +3,10 @@
 // keeping only each sample's max and log-sum-exp; its gradient s_i (Q_i softmax(x) - q_i) (q: the
 // smoothed, weighted one-hot) is one more fused pass, recorded as the op cross_entropy_backward
 // whose own VJP uses xgrad ops. nll_loss gathers; its gradient (nll_loss_backward) scatters, and the
-// gradient of that is nll_loss again. Class-probability targets compose log_softmax and sums.
+// gradient of that is nll_loss again. With class-probability targets it is one op too (fused forward; gradient cross_entropy_soft_backward).
 #include "../core/kernels/softmax.h"
 #include "sample_util.h"
+#include "xgrad/grad_mode.h"
 
 namespace xgrad {
 
@@ -173,7 +174,139 @@ Tensor class_target_loss(const Tensor& input, const Tensor& target, const Tensor
   return core(input, target, weight, a);
 }
 
-// ---- cross_entropy with class probabilities: -sum_c w_c t_c log_softmax(x)_c per sample.
+// ---- cross_entropy with class probabilities (input [N, C, ...], target of its shape and dtype):
+// loss_i = -sum_c w_c t'_ic log_softmax(x)_ic, t' = (1 - eps) t + eps / C. One graph op over a
+// fused kernel; its gradient wrt the logits is the op cross_entropy_soft_backward.
+
+struct SoftLossArgs {
+  Reduction reduction = Reduction::mean;
+  double label_smoothing = 0;
+  double scale = 1;  // per-sample gradient scale: 1 / samples for a mean (NaN when there are none)
+};
+
+// [1, C, 1, ...]: class weights broadcast against an input of `rank` dims.
+Shape class_weight_shape(std::size_t rank, std::int64_t classes) {
+  Shape s(rank, 1);
+  s[1] = classes;
+  return s;
+}
+
+// Every dim but the class dim 1: a class weight's gradient sums over them.
+std::vector<std::int64_t> non_class_dims(std::int64_t rank) {
+  std::vector<std::int64_t> dims;
+  for (std::int64_t k = 0; k < rank; ++k)
+    if (k != 1) dims.push_back(k);
+  return dims;
+}
+
+// w_c t'_ic with xgrad ops (for double backward).
+Tensor weighted_smoothed_target(const Tensor& target, const Tensor& weight, double eps, std::int64_t classes) {
+  Tensor t = target;
+  if (eps > 0) t = add(mul(t, scalar_like(1 - eps, t)), scalar_like(eps / static_cast<double>(classes), t));
+  if (weight.defined()) t = mul(t, reshape(weight, class_weight_shape(static_cast<std::size_t>(target.dim()), classes)));
+  return t;
+}
+
+// s_i broadcastable against the input: gy (one per sample, or 0-d) times the scale.
+Tensor sample_scales(const Tensor& gy, const Tensor& x, double scale) {
+  return mul(gy.dim() > 0 ? reshape(gy, kept_shape(x.shape())) : gy, scalar_like(scale, x));
+}
+
+// dx = s_i (Q_i softmax(x) - w t'_i), Q_i = sum_c w_c t'_ic. stats (each sample's max and
+// log-sum-exp) are recomputed when undefined.
+Tensor soft_cross_entropy_backward_op(const Tensor& gy, const Tensor& x, const Tensor& target, const Tensor& weight,
+                                      const Tensor& stats0, const SoftLossArgs& a) {
+  const auto layout = kernels::layout_along(x.shape(), 1);
+  const Tensor stats =
+      stats0.defined() ? stats0 : kernels::soft_cross_entropy_forward(x, target, weight, layout, 0.0, false).stats;
+  Tensor dx;
+  kernels::soft_cross_entropy_backward(gy, x, target, weight, stats, layout, a.label_smoothing, a.scale, &dx, nullptr);
+  record(dx, "cross_entropy_soft_backward", {gy, x, target, weight}, {gy, x, target, weight},
+         [a](Node& n, const Tensor& g) -> TensorList {
+           const Tensor gy = n.saved(0), x = n.saved(1), target = n.saved(2), weight = n.saved(3);
+           const std::int64_t classes = x.size(1);
+           const Tensor p = softmax(x, 1);
+           const Tensor wt = weighted_smoothed_target(target, weight, a.label_smoothing, classes);
+           const Tensor total = sum(wt, {1}, true);  // Q_i
+           Tensor ggy, gx, gt;
+           if (n.needs_input_grad(0)) {
+             // dx is linear in s: d/ds_i = sum_c g (Q p - w t')
+             const Tensor r = sum(mul(g, sub(mul(total, p), wt)), {1});
+             ggy = mul(gy.dim() > 0 ? r : sum(r), scalar_like(a.scale, x));
+           }
+           const bool need_x = n.needs_input_grad(1), need_t = n.needs_input_grad(2);
+           if (need_x || need_t) {
+             const Tensor s = sample_scales(gy, x, a.scale);
+             if (need_x) {
+               // Through softmax: h = g s Q, dx = p (h - sum(h p)).
+               const Tensor h = mul(mul(g, s), total);
+               gx = mul(p, sub(h, sum(mul(h, p), {1}, true)));
+             }
+             if (need_t) {
+               // Q and w t' are linear in t with slope (1 - eps) w: dt = s (1 - eps) w (sum(g p) - g).
+               Tensor slope = mul(s, scalar_like(1 - a.label_smoothing, x));
+               if (weight.defined())
+                 slope = mul(slope, reshape(weight, class_weight_shape(static_cast<std::size_t>(x.dim()), classes)));
+               gt = mul(slope, sub(sum(mul(g, p), {1}, true), g));
+             }
+           }
+           Tensor gw;
+           if (n.needs_input_grad(3)) {
+             // dx is linear in w with d/dw_c = s t'_c (sum(g p) - g_c), summed over samples.
+             const Tensor tp = weighted_smoothed_target(target, Tensor(), a.label_smoothing, classes);
+             const Tensor s = sample_scales(gy, x, a.scale);
+             gw = sum(mul(mul(s, tp), sub(sum(mul(g, p), {1}, true), g)), non_class_dims(x.dim()));
+           }
+           return {ggy, gx, gt, gw};
+         });
+  return dx;
+}
+
+// The per-sample gradient scale of a reduction over the input's samples.
+double soft_scale(const Tensor& x, Reduction reduction) {
+  if (reduction != Reduction::mean) return 1.0;
+  // Divided by the number of samples (not by weights, as PyTorch), NaN when there are none.
+  const std::int64_t classes = x.size(1);
+  const double samples = classes == 0 ? 0.0 : static_cast<double>(x.numel() / classes);
+  return samples == 0 ? NAN : 1.0 / samples;
+}
+
+Tensor soft_cross_entropy_core(const Tensor& x, const Tensor& target, const Tensor& weight, const SoftLossArgs& a) {
+  const auto layout = kernels::layout_along(x.shape(), 1);
+  const bool per_sample = a.reduction == Reduction::none;
+  auto values = kernels::soft_cross_entropy_forward(x, target, weight, layout, a.label_smoothing, per_sample);
+  Tensor y = per_sample ? alias_with_shape(values.per_sample, class_target_shape(x.shape()))
+                        : scalar_tensor(values.sum * a.scale, {.dtype = x.dtype()});
+  record(y, "cross_entropy", {x, target, weight}, {x, target, weight, values.stats},
+         [a](Node& n, const Tensor& gy) -> TensorList {
+           const Tensor x = n.saved(0), target = n.saved(1), weight = n.saved(2), stats = n.saved(3);
+           const bool need_x = n.needs_input_grad(0), need_t = n.needs_input_grad(1);
+           Tensor gx, gt, gw;
+           if (n.needs_input_grad(2)) {
+             // Class weights (PyTorch differentiates them for probability targets; rare, so ops):
+             // dw_c = -sum_i s_i t'_ic log_softmax(x)_ic.
+             const Tensor tp = weighted_smoothed_target(target, Tensor(), a.label_smoothing, x.size(1));
+             gw = neg(sum(mul(mul(sample_scales(gy, x, a.scale), tp), log_softmax(x, 1)), non_class_dims(x.dim())));
+           }
+           if (!is_grad_enabled()) {
+             // Plain backward: the logits' and the target's gradients in one fused pass.
+             kernels::soft_cross_entropy_backward(gy, x, target, weight, stats, kernels::layout_along(x.shape(), 1),
+                                                  a.label_smoothing, a.scale, need_x ? &gx : nullptr,
+                                                  need_t ? &gt : nullptr);
+             return {gx, gt, gw};
+           }
+           if (need_x) gx = soft_cross_entropy_backward_op(gy, x, target, weight, stats, a);
+           if (need_t) {
+             // dt = -s (1 - eps) w log_softmax(x)
+             Tensor slope = mul(sample_scales(gy, x, a.scale), scalar_like(a.label_smoothing - 1, x));
+             if (weight.defined())
+               slope = mul(slope, reshape(weight, class_weight_shape(static_cast<std::size_t>(x.dim()), x.size(1))));
+             gt = mul(slope, log_softmax(x, 1));
+           }
+           return {gx, gt, gw};
+         });
+  return y;
+}
 
 Tensor cross_entropy_probabilities(const Tensor& x, const Tensor& target, const Tensor& weight,
                                    std::int64_t ignore_index, Reduction reduction, double eps) {
@@ -184,28 +317,13 @@ Tensor cross_entropy_probabilities(const Tensor& x, const Tensor& target, const 
               op, to_string(x.shape()), dtype_name(x.dtype()), dtype_name(target.dtype()));
   XGRAD_CHECK(ignore_index < 0, "{}: ignore_index ({}) is not supported for class-probability targets", op,
               ignore_index);
-  const std::int64_t class_dim = x.dim() == 1 ? 0 : 1;
-  const std::int64_t classes = x.size(class_dim);
-  check_weight(weight, x, classes, op);
-  const Tensor lp = log_softmax(x, class_dim);
-  Tensor t = target;
-  if (eps > 0) t = add(mul(t, scalar_like(1 - eps, t)), scalar_like(eps / static_cast<double>(classes), t));
-  Tensor terms = mul(lp, t);
-  if (weight.defined()) {
-    Shape ws(static_cast<std::size_t>(x.dim()), 1);
-    ws[static_cast<std::size_t>(class_dim)] = classes;
-    terms = mul(terms, reshape(weight, ws));
+  if (x.dim() == 1) {  // one sample: run as [1, C], a 0-d result
+    Tensor y = cross_entropy_probabilities(reshape(x, {1, x.size(0)}), reshape(target, {1, x.size(0)}), weight,
+                                           ignore_index, reduction, eps);
+    return reduction == Reduction::none ? reshape(y, {}) : y;
   }
-  switch (reduction) {
-    case Reduction::none: return neg(sum(terms, {class_dim}));
-    case Reduction::sum: return neg(sum(terms));
-    case Reduction::mean: {
-      // Divided by the number of samples (not by weights), NaN when there are none.
-      const double samples = classes == 0 ? 0.0 : static_cast<double>(x.numel() / classes);
-      return mul(neg(sum(terms)), scalar_like(samples == 0 ? NAN : 1.0 / samples, x));
-    }
-  }
-  return Tensor();
+  check_weight(weight, x, x.size(1), op);
+  return soft_cross_entropy_core(x, target, weight, {reduction, eps, soft_scale(x, reduction)});
 }
 
 }  // namespace
@@ -257,6 +375,9 @@ Tensor class_targets(const Shape& shape, std::int64_t classes, std::vector<std::
 // Positive class weights.
 Tensor class_weights(std::int64_t classes, Dtype d) { return uniform({classes}, 0.5, 2.0, {.dtype = d}); }
 
+// Class weights that take a gradient (probability targets differentiate them, as PyTorch).
+Tensor learnable_weights(std::int64_t classes, Dtype d) { return class_weights(classes, d).requires_grad_(true); }
+
 // Class probabilities along dim 1 (or 0 for 1-D), differentiable.
 Tensor probabilities(const Shape& shape, Dtype d) {
   const std::int64_t dim = shape.size() == 1 ? 0 : 1;
@@ -280,8 +401,9 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
   r.push_back(
       {.name = "cross_entropy",
        .arity = 3,
-       .differentiable = {true, true, false},
-       .formula = "dx = s_i (Q_i softmax(x) - q_i), q the weighted, smoothed one-hot (softmax - onehot) / N",
+       .differentiable = {true, true, true},  // the weight only with probability targets
+       .formula = "dx = s_i (Q_i softmax(x) - q_i), q the weighted, smoothed one-hot (softmax - onehot) / N; "
+                  "probability targets t: dt = -s_i (1 - eps) w log_softmax(x), dw = -sum_i s_i t' log_softmax(x)",
        .samples = [=](Dtype d) {
          auto x = [d](const Shape& s) { return samples::input(s, d, -2.0, 2.0); };
          return std::vector<OpSample>{
@@ -311,10 +433,20 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
              {"[3,4] probability targets (differentiable) mean", {x({3, 4}), probabilities({3, 4}, d), Tensor()},
               ce_call(mean)},
              {"[3,4] probability targets weighted smoothed none",
-              {x({3, 4}), probabilities({3, 4}, d), class_weights(4, d)}, ce_call(none, -100, 0.1)},
+              {x({3, 4}), probabilities({3, 4}, d), learnable_weights(4, d)}, ce_call(none, -100, 0.1)},
              {"[2,3,2] probability targets sum", {x({2, 3, 2}), probabilities({2, 3, 2}, d), Tensor()},
               ce_call(sum_)},
              {"[4] probability targets", {x({4}), probabilities({4}, d), Tensor()}, ce_call(mean)},
+             {"[4] probability targets smoothed none", {x({4}), probabilities({4}, d), learnable_weights(4, d)},
+              ce_call(none, -100, 0.2)},
+             {"[2,3,2,2] probability targets spatial weighted smoothed mean",
+              {x({2, 3, 2, 2}), probabilities({2, 3, 2, 2}, d), learnable_weights(3, d)}, ce_call(mean, -100, 0.1)},
+             {"[2,3,2] probability targets spatial none", {x({2, 3, 2}), probabilities({2, 3, 2}, d), Tensor()},
+              ce_call(none)},
+             {"[2,11] probability targets, wide rows, weighted sum", {x({2, 11}), probabilities({2, 11}, d),
+                                                                    class_weights(11, d)},
+              ce_call(sum_, -100, 0.1)},
+             {"[0,3] probability targets empty none", {x({0, 3}), probabilities({0, 3}, d), Tensor()}, ce_call(none)},
          };
        }});
   r.push_back({.name = "cross_entropy_backward",
@@ -343,6 +475,34 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                       call(none, -100, 0.1)},
                      {"[2,3,2] spatial mean weighted", {g({}), x({2, 3, 2}), class_targets({2, 2}, 3), class_weights(3, d)},
                       call(mean, -100, 0)},
+                 };
+               }});
+  r.push_back({.name = "cross_entropy_soft_backward",
+               .arity = 4,
+               .differentiable = {true, true, true, true},
+               .formula = "d(gy) = sum(g (Q p - w t')) * scale; d(x) = p (h - sum(h p)), h = g s Q; "
+                          "d(t) = s (1 - eps) w (sum(g p) - g); d(w) = sum_i s t' (sum(g p) - g)",
+               .samples = [=](Dtype d) {
+                 auto call = [](Reduction red, double eps) {
+                   return [=](const TensorList& in) {
+                     const SoftLossArgs a{red, eps, soft_scale(in[1], red)};
+                     return soft_cross_entropy_backward_op(in[0], in[1], in[2], in[3], Tensor(), a);
+                   };
+                 };
+                 auto x = [d](const Shape& s) { return samples::input(s, d, -2.0, 2.0); };
+                 auto g = [d](const Shape& s) { return samples::input(s, d); };
+                 return std::vector<OpSample>{
+                     {"[3,4] mean", {g({}), x({3, 4}), probabilities({3, 4}, d), Tensor()}, call(mean, 0)},
+                     {"[3,4] none weighted smoothed", {g({3}), x({3, 4}), probabilities({3, 4}, d), learnable_weights(4, d)},
+                      call(none, 0.1)},
+                     {"[2,3,2] spatial sum smoothed", {g({}), x({2, 3, 2}), probabilities({2, 3, 2}, d), Tensor()},
+                      call(sum_, 0.2)},
+                     {"[2,3,2,2] spatial none weighted", {g({2, 2, 2}), x({2, 3, 2, 2}), probabilities({2, 3, 2, 2}, d),
+                                                          class_weights(3, d)},
+                      call(none, 0)},
+                     {"[1,9] wide row weighted smoothed mean", {g({}), x({1, 9}), probabilities({1, 9}, d),
+                                                                learnable_weights(9, d)},
+                      call(mean, 0.1)},
                  };
                }});
   r.push_back({.name = "nll_loss",

@@ -1,6 +1,8 @@
 // Margin and regression losses: multi_margin_loss, svm_loss, mse_loss, l1_loss,
 // binary_cross_entropy_with_logits, hinge_embedding_loss. Each is one recorded op whose forward
 // is computed without recording and whose VJP is written with xgrad ops (double backward works).
+// mse_loss, l1_loss and binary_cross_entropy_with_logits over operands of one shape run their
+// forward, and their plain backward (no create_graph), as one fused kernel pass each.
 #include <cmath>
 
 #include "../core/kernels/elementwise.h"
@@ -36,6 +38,15 @@ Tensor per_element_grad(const Tensor& gy, Reduction r, std::int64_t count) {
   if (r != Reduction::mean) return gy;
   return gy * (count == 0 ? NAN : 1.0 / static_cast<double>(count));
 }
+
+// The gradient scale of each element's loss: 1 / count for a mean (NaN when empty), else 1.
+double grad_scale(Reduction r, std::int64_t count) {
+  if (r != Reduction::mean) return 1.0;
+  return count == 0 ? NAN : 1.0 / static_cast<double>(count);
+}
+
+// A fused kernel's float64 sum reduced as asked (not none).
+double reduced(double sum, Reduction r, std::int64_t count) { return sum * grad_scale(r, count); }
 
 Tensor grad_for(Node& n, std::size_t i, const Tensor& g) {
   return n.needs_input_grad(i) ? sum_to(g, n.next_edges()[i].shape) : Tensor();
@@ -165,14 +176,26 @@ Tensor regression_loss(const char* op, bool squared, const Tensor& input0, const
   const Dtype d = loss_dtype(op, input0, target0);
   const Tensor x = to_dtype(input0, d), t = to_dtype(target0, d);
   const Shape shape = broadcast_shapes(x.shape(), t.shape(), op);
+  const std::int64_t count = numel_of(shape);
+  // Operands of one shape: one fused kernel pass (loss and sum); broadcasting composes ops.
+  const bool fused = x.shape() == t.shape();
   Tensor out;
-  {
+  if (fused) {
+    const bool none = reduction == Reduction::none;
+    const kernels::PointwiseLoss v = kernels::regression_forward(x, t, squared, none);
+    out = none ? v.per_element : scalar_tensor(reduced(v.sum, reduction, count), {.dtype = d});
+  } else {
     NoGradGuard no_grad;
     const Tensor diff = x - t;
     out = reduce_losses(squared ? diff * diff : abs(diff), reduction);
   }
-  const std::int64_t count = numel_of(shape);
-  record(out, op, {x, t}, {x, t}, [squared, reduction, count](Node& n, const Tensor& gy) -> TensorList {
+  record(out, op, {x, t}, {x, t}, [squared, reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
+    if (fused && !is_grad_enabled() && gy.dtype() == n.saved(0).dtype()) {  // plain backward: one fused pass
+      Tensor dx, dt;
+      kernels::regression_backward(n.saved(0), n.saved(1), squared, gy, grad_scale(reduction, count),
+                                   n.needs_input_grad(0) ? &dx : nullptr, n.needs_input_grad(1) ? &dt : nullptr);
+      return {dx, dt};
+    }
     const Tensor diff = n.saved(0) - n.saved(1);
     // mse: 2 (x - t); l1: sign(x - t), a constant (zero second derivative).
     const Tensor g = per_element_grad(gy, reduction, count) * (squared ? diff * 2.0 : sign(diff));
@@ -214,17 +237,30 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& tar
     shape = broadcast_shapes(shape, pw.shape(), op);
   }
   // l = (1 - t) x + c softplus(-x), c = 1 + (pos_weight - 1) t; softplus(-x) = log(1 + exp(-|x|)) + max(-x, 0).
+  const std::int64_t count = numel_of(shape);
+  // weight and pos_weight absent or of the logits' shape: one fused kernel pass.
+  const bool fused = shape == x.shape() && (!w.defined() || w.shape() == shape) && (!pw.defined() || pw.shape() == shape);
   Tensor out;
-  {
+  if (fused) {
+    const bool none = reduction == Reduction::none;
+    const kernels::PointwiseLoss v = kernels::bce_logits_forward(x, t, w, pw, none);
+    out = none ? v.per_element : scalar_tensor(reduced(v.sum, reduction, count), {.dtype = d});
+  } else {
     NoGradGuard no_grad;
     const Tensor sp = softplus(-x);
     Tensor l = (1.0 - t) * x + (pw.defined() ? (1.0 + (pw - 1.0) * t) * sp : sp);
     if (w.defined()) l = l * w;
     out = reduce_losses(l, reduction);
   }
-  const std::int64_t count = numel_of(shape);
-  record(out, op, {x, t, w, pw}, {x, t, w, pw}, [reduction, count](Node& n, const Tensor& gy) -> TensorList {
+  record(out, op, {x, t, w, pw}, {x, t, w, pw}, [reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
     const Tensor x = n.saved(0), t = n.saved(1), w = n.saved(2), pw = n.saved(3);
+    if (fused && !is_grad_enabled() && gy.dtype() == x.dtype()) {  // plain backward: one fused pass
+      Tensor dx, dt, dw, dpw;
+      kernels::bce_logits_backward(x, t, w, pw, gy, grad_scale(reduction, count),
+                                   {n.needs_input_grad(0) ? &dx : nullptr, n.needs_input_grad(1) ? &dt : nullptr,
+                                    n.needs_input_grad(2) ? &dw : nullptr, n.needs_input_grad(3) ? &dpw : nullptr});
+      return {dx, dt, dw, dpw};
+    }
     Tensor g = per_element_grad(gy, reduction, count);
     const Tensor sp = softplus(-x);
     Tensor dx, dt, dw, dpw;

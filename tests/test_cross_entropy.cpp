@@ -382,3 +382,157 @@ TEST_CASE("cross_entropy: one and two threads give identical values and gradient
   }
   set_num_threads(saved);
 }
+
+// ---- class-probability targets: one fused op
+
+namespace {
+
+// The old composition, in float64 with xgrad ops: -sum_c w_c t'_c log_softmax(x)_c, t' = t (1 - eps) + eps / C,
+// summed per sample (none), over everything (sum) or divided by the number of samples (mean).
+Tensor composite_soft_ce(const Tensor& x, const Tensor& t, const Tensor& w, Reduction r, double eps) {
+  const std::int64_t cd = x.dim() == 1 ? 0 : 1, classes = x.size(cd);
+  Tensor tp = add(mul(t, scalar_tensor(1 - eps, {.dtype = float64})),
+                  scalar_tensor(eps / static_cast<double>(classes), {.dtype = float64}));
+  Tensor terms = mul(log_softmax(x, cd), tp);
+  if (w.defined()) {
+    Shape ws(static_cast<std::size_t>(x.dim()), 1);
+    ws[static_cast<std::size_t>(cd)] = classes;
+    terms = mul(terms, reshape(w, ws));
+  }
+  if (r == Reduction::none) return neg(sum(terms, {cd}));
+  const Tensor total = neg(sum(terms));
+  if (r == Reduction::sum) return total;
+  return mul(total, scalar_tensor(static_cast<double>(classes) / static_cast<double>(x.numel()), {.dtype = float64}));
+}
+
+Tensor random_probabilities(const Shape& shape, Dtype d) {
+  return softmax(uniform(shape, -2.0, 2.0, {.dtype = float64}), shape.size() == 1 ? 0 : 1).to(d).requires_grad_(true);
+}
+
+}  // namespace
+
+TEST_CASE("cross_entropy: class-probability targets are one fused op equal to the composition") {
+  manual_seed(41);
+  const char* names[] = {"none", "sum", "mean"};
+  for (Dtype d : {float32, float64}) {
+    // Narrow rows, wide rows with a tail, spatial [N, C, d1, d2], one sample [C].
+    for (const Shape& shape : {Shape{7, 3}, Shape{5, 37}, Shape{3, 4, 2, 3}, Shape{2, 19, 5}, Shape{6}}) {
+      for (double eps : {0.0, 0.15}) {
+        for (bool weighted : {false, true}) {
+          for (Reduction red : {Reduction::none, Reduction::sum, Reduction::mean}) {
+            INFO(dtype_name(d), " shape ", to_string(shape), " eps ", eps, " weighted ", weighted, " reduction ",
+                 names[static_cast<int>(red)]);
+            const std::int64_t classes = shape.size() == 1 ? shape[0] : shape[1];
+            const double tol = d == float32 ? 3e-5 : 1e-12;
+            Tensor x = uniform(shape, -4.0, 4.0, {.dtype = d, .requires_grad = true});
+            Tensor t = random_probabilities(shape, d);
+            const Tensor w = weighted ? uniform({classes}, 0.5, 2.0, {.dtype = d}) : Tensor();
+            Tensor x64 = x.detach().to(float64).requires_grad_(true), t64 = t.detach().to(float64).requires_grad_(true);
+            const Tensor w64 = weighted ? w.to(float64) : Tensor();
+            Tensor l = cross_entropy(x, t, w, -100, red, eps);
+            Tensor ref = composite_soft_ce(x64, t64, w64, red, eps);
+            if (shape.size() > 1 || red != Reduction::none) CHECK(l.grad_fn_name() == "cross_entropy");
+            REQUIRE(l.shape() == ref.shape());
+            check_close(l, values(ref), tol);
+            const Tensor v = uniform(l.shape(), -1.0, 1.0, {.dtype = float64});
+            // Plain backward (one fused pass), the create_graph backward (the recorded backward op and
+            // ops), and the composition's gradients all agree.
+            const TensorList fused = grad({l}, {x, t}, {v.to(d)}, {.retain_graph = true});
+            const TensorList graph = grad({l}, {x, t}, {v.to(d)}, {.create_graph = true});
+            const TensorList reference = grad({ref}, {x64, t64}, {v});
+            if (shape.size() > 1) CHECK(graph[0].grad_fn_name() == "cross_entropy_soft_backward");
+            for (std::size_t i = 0; i < 2; ++i) {
+              INFO("gradient ", i);
+              check_same(fused[i], reference[i], tol);
+              check_same(graph[i].detach(), reference[i], tol);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cross_entropy: probability targets' double backward equals the composition's") {
+  manual_seed(43);
+  for (const Shape& shape : {Shape{4, 5}, Shape{2, 3, 4}}) {
+    INFO("shape ", to_string(shape));
+    Tensor x = uniform(shape, -2.0, 2.0, {.dtype = float64, .requires_grad = true});
+    Tensor t = random_probabilities(shape, float64);
+    const Tensor w = uniform({shape[1]}, 0.5, 2.0, {.dtype = float64});
+    const Tensor u = uniform(shape, -1.0, 1.0, {.dtype = float64});
+    auto hvp = [&](bool fused) {
+      Tensor l = fused ? cross_entropy(x, t, w, -100, Reduction::mean, 0.1)
+                       : composite_soft_ce(x, t, w, Reduction::mean, 0.1);
+      const TensorList g = grad({l}, {x, t}, {}, {.create_graph = true});
+      // d/d(x, t) of <grad_x, u> + <grad_t, u>
+      return grad({add(sum(mul(g[0], u)), sum(mul(g[1], u)))}, {x, t});
+    };
+    const TensorList a = hvp(true), b = hvp(false);
+    check_same(a[0], b[0], 1e-12);
+    check_same(a[1], b[1], 1e-12);
+  }
+}
+
+TEST_CASE("cross_entropy: probability targets stay finite for logits of +-1e4") {
+  for (Dtype d : {float32, float64}) {
+    Tensor x = tensor({{1e4, -1e4, 0.0}, {-1e4, 1e4, 1e4}}, {.dtype = d, .requires_grad = true});
+    Tensor t = tensor({{0.5, 0.25, 0.25}, {0.0, 0.5, 0.5}}, {.dtype = d, .requires_grad = true});
+    Tensor l = cross_entropy(x, t, {}, -100, Reduction::none);
+    // Row 0: 0.25 * 2e4 + 0.25 * 1e4; row 1: log 2 (two equal maxima).
+    check_close(l, {7500.0, std::log(2.0)}, d == float32 ? 1e-6 : 1e-12);
+    for (const Tensor& g : grad({sum(l)}, {x, t}))
+      for (double e : values(g)) CHECK(std::isfinite(e));
+  }
+}
+
+TEST_CASE("cross_entropy: probability targets give identical results on one and two threads") {
+  const int saved = get_num_threads();
+  manual_seed(47);
+  for (const Shape& shape : {Shape{5000, 10}, Shape{300, 300}, Shape{40, 30, 50}}) {
+    INFO("shape ", to_string(shape));
+    Tensor x = uniform(shape, -3.0, 3.0, {.requires_grad = true});
+    Tensor t = softmax(uniform(shape, -1.0, 1.0), 1).detach().requires_grad_(true);
+    const Tensor w = uniform({shape[1]}, 0.5, 2.0);
+    std::vector<std::vector<double>> results;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<double> v;
+      for (Reduction red : {Reduction::mean, Reduction::none}) {
+        Tensor l = cross_entropy(x, t, w, -100, red, 0.1);
+        const Tensor up = red == Reduction::none ? full_like(l, 0.5) : scalar_like(1.0, l);
+        TensorList all = {l};
+        for (const Tensor& g : grad({l}, {x, t}, {up})) all.push_back(g);
+        for (const Tensor& r : all) {
+          auto rv = values(r);
+          v.insert(v.end(), rv.begin(), rv.end());
+        }
+      }
+      results.push_back(v);
+    }
+    CHECK(results[0] == results[1]);
+  }
+  set_num_threads(saved);
+}
+
+TEST_CASE("cross_entropy: probability targets differentiate the class weights (as PyTorch)") {
+  manual_seed(53);
+  for (const Shape& shape : {Shape{5, 4}, Shape{2, 3, 4}, Shape{3, 20}}) {
+    for (Reduction red : {Reduction::none, Reduction::mean}) {
+      INFO("shape ", to_string(shape));
+      Tensor x = uniform(shape, -2.0, 2.0, {.dtype = float64, .requires_grad = true});
+      Tensor t = random_probabilities(shape, float64);
+      Tensor w = uniform({shape[1]}, 0.5, 2.0, {.dtype = float64, .requires_grad = true});
+      Tensor l = cross_entropy(x, t, w, -100, red, 0.1);
+      Tensor ref = composite_soft_ce(x, t, w, red, 0.1);
+      const Tensor v = uniform(l.shape(), -1.0, 1.0, {.dtype = float64});
+      const TensorList plain = grad({l}, {x, t, w}, {v}, {.retain_graph = true});
+      const TensorList graph = grad({l}, {x, t, w}, {v}, {.create_graph = true});
+      const TensorList expected = grad({ref}, {x, t, w}, {v});
+      for (std::size_t i = 0; i < 3; ++i) {
+        check_same(plain[i], expected[i], 1e-12);
+        check_same(graph[i].detach(), expected[i], 1e-12);
+      }
+    }
+  }
+}

@@ -200,3 +200,139 @@ TEST_CASE("loss: the fused margin backward matches the op-built VJP") {
     }
   }
 }
+
+// ---- the fused pointwise kernels (operands of one shape) against the op-built formulas
+
+namespace {
+
+Tensor f64(const Tensor& t) { return t.detach().to(float64); }
+
+// The old composite forms, in float64 with xgrad ops (softplus(-x) exactly: relu(-x) + log(1 + e^-|x|)).
+Tensor composite_mse(const Tensor& x, const Tensor& t, Reduction r) {
+  const Tensor d = sub(x, t);
+  const Tensor l = mul(d, d);
+  return r == Reduction::none ? l : r == Reduction::sum ? sum(l) : mean(l);
+}
+Tensor composite_l1(const Tensor& x, const Tensor& t, Reduction r) {
+  const Tensor l = abs(sub(x, t));
+  return r == Reduction::none ? l : r == Reduction::sum ? sum(l) : mean(l);
+}
+Tensor composite_bce(const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw, Reduction r) {
+  const Tensor one = scalar_like(1.0, x);
+  const Tensor sp = add(relu(neg(x)), log(add(one, exp(neg(abs(x))))));
+  const Tensor c = pw.defined() ? add(one, mul(sub(pw, one), t)) : one;
+  Tensor l = add(mul(sub(one, t), x), mul(c, sp));
+  if (w.defined()) l = mul(l, w);
+  return r == Reduction::none ? l : r == Reduction::sum ? sum(l) : mean(l);
+}
+
+void check_close_vectors(const Tensor& a, const Tensor& b, double tol) {
+  REQUIRE(a.shape() == b.shape());
+  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
+  for (std::size_t i = 0; i < av.size(); ++i) CHECK(av[i] == doctest::Approx(bv[i]).epsilon(tol).scale(1.0));
+}
+
+}  // namespace
+
+TEST_CASE("loss: fused mse_loss, l1_loss and bce_with_logits equal the composite formulas (float64 reference)") {
+  manual_seed(77);
+  const char* names[] = {"none", "sum", "mean"};
+  for (Dtype d : {float32, float64}) {
+    for (const Shape& shape : {Shape{1000}, Shape{3, 5, 7}, Shape{}, Shape{37}}) {
+      for (Reduction red : {Reduction::none, Reduction::sum, Reduction::mean}) {
+        INFO(dtype_name(d), " shape ", to_string(shape), " reduction ", names[static_cast<int>(red)]);
+        const double tol = d == float32 ? 2e-5 : 1e-12;
+        Tensor x = uniform(shape, -5.0, 5.0, {.dtype = d, .requires_grad = true});
+        Tensor t = uniform(shape, -1.0, 2.0, {.dtype = d, .requires_grad = true});
+        Tensor p = uniform(shape, 0.0, 1.0, {.dtype = d, .requires_grad = true});
+        Tensor w = uniform(shape, 0.5, 1.5, {.dtype = d, .requires_grad = true});
+        Tensor pw = uniform(shape, 0.5, 3.0, {.dtype = d, .requires_grad = true});
+        Tensor x64 = f64(x).requires_grad_(true), t64 = f64(t).requires_grad_(true), p64 = f64(p).requires_grad_(true);
+        Tensor w64 = f64(w).requires_grad_(true), pw64 = f64(pw).requires_grad_(true);
+        struct Case {
+          const char* name;
+          Tensor fused, reference;
+          TensorList inputs, reference_inputs;
+        };
+        const Case cases[] = {
+            {"mse", mse_loss(x, t, red), composite_mse(x64, t64, red), {x, t}, {x64, t64}},
+            {"l1", l1_loss(x, t, red), composite_l1(x64, t64, red), {x, t}, {x64, t64}},
+            {"bce", binary_cross_entropy_with_logits(x, p, Tensor(), red), composite_bce(x64, p64, {}, {}, red), {x, p},
+             {x64, p64}},
+            {"bce weighted", binary_cross_entropy_with_logits(x, p, w, red, pw),
+             composite_bce(x64, p64, w64, pw64, red), {x, p, w, pw}, {x64, p64, w64, pw64}},
+        };
+        for (const Case& c : cases) {
+          INFO(c.name);
+          CHECK(c.fused.grad_fn_name() == (std::string(c.name) == "mse"  ? "mse_loss"
+                                           : std::string(c.name) == "l1" ? "l1_loss"
+                                                                         : "binary_cross_entropy_with_logits"));
+          CHECK(c.fused.dtype() == d);
+          check_close_vectors(c.fused, c.reference, tol);
+          // Plain backward (the fused pass) vs the reference's gradients, and vs the op-built VJP
+          // that create_graph runs.
+          const Tensor v = uniform(c.fused.shape(), -1.0, 1.0, {.dtype = float64});
+          const TensorList fused = grad({c.fused}, c.inputs, {v.to(d)}, {.retain_graph = true});
+          const TensorList reference = grad({c.reference}, c.reference_inputs, {v});
+          const TensorList op_built = grad({c.fused}, c.inputs, {v.to(d)}, {.create_graph = true});
+          for (std::size_t i = 0; i < fused.size(); ++i) {
+            INFO("input ", i);
+            CHECK(fused[i].dtype() == d);
+            check_close_vectors(fused[i], reference[i], tol);
+            check_close_vectors(fused[i], op_built[i].detach(), tol);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("loss: fused float32 losses sum in float64") {
+  // 3 * 2^20 equal terms: a float32 running sum would drift by ~1e-3 relative.
+  const std::int64_t n = 3 << 20;
+  const Tensor x = full({n}, 0.1), t = zeros({n});
+  const double term = static_cast<double>(0.1f - 0.0f) * static_cast<double>(0.1f - 0.0f);
+  CHECK(mse_loss(x, t, Reduction::sum).item<double>() ==
+        doctest::Approx(static_cast<double>(static_cast<float>(term * static_cast<double>(n)))).epsilon(1e-6));
+  CHECK(l1_loss(x, t).item<double>() == doctest::Approx(static_cast<double>(0.1f)).epsilon(1e-6));
+}
+
+TEST_CASE("loss: fused losses give identical values and gradients on one and two threads") {
+  const int saved = get_num_threads();
+  manual_seed(5);
+  const std::int64_t n = (1 << 20) + 123;
+  Tensor x = uniform({n}, -4.0, 4.0, {.requires_grad = true});
+  Tensor t = uniform({n}, 0.0, 1.0, {.requires_grad = true});
+  Tensor w = uniform({n}, 0.5, 1.5, {.requires_grad = true});
+  std::vector<std::vector<double>> results;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    std::vector<double> v;
+    for (Reduction red : {Reduction::sum, Reduction::mean, Reduction::none}) {
+      const Tensor losses[] = {mse_loss(x, t, red), l1_loss(x, t, red),
+                               binary_cross_entropy_with_logits(x, t, w, red, full_like(w, 2.0))};
+      for (const Tensor& l : losses) {
+        const Tensor up = red == Reduction::none ? full_like(l, 0.5) : scalar_like(0.5, l);
+        TensorList all = {l};
+        for (const Tensor& g : grad({l}, {x, t, w}, {up}, {.allow_unused = true})) all.push_back(g);
+        for (const Tensor& r : all) {
+          if (!r.defined()) continue;
+          if (r.numel() == 1) {
+            v.push_back(r.item<double>());
+          } else {
+            const auto rv = r.to_vector<double>();
+            v.push_back(rv.front());
+            v.push_back(rv[rv.size() / 2]);
+            v.push_back(rv.back());
+            double s = 0;
+            for (double e : rv) s += e;
+            v.push_back(s);
+          }
+        }
+      }
+    }
+    results.push_back(v);
+  }
+  CHECK(results[0] == results[1]);
+  set_num_threads(saved);
+}

@@ -1,9 +1,17 @@
 #include "loss.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <xsimd/xsimd.hpp>
 
 #include "../dispatch.h"
 #include "../parallel.h"
+
+// GCC 12's AVX-512 intrinsic headers warn falsely (uninitialised __Y) once xsimd's exp is inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace xgrad::kernels {
 
@@ -65,6 +73,149 @@ void margin_backward_rows(const T* s, const std::int64_t* target, const T* activ
                          });
 }
 
+
+// ---- pointwise losses
+
+// Elements per partial sum. Fixed, so the sum's rounding does not depend on the thread count.
+constexpr std::int64_t kBlock = 4096;
+// Elements per thread chunk at least (8 blocks), for the element-wise gradients too.
+constexpr std::int64_t kGrainBlocks = 8;
+constexpr std::int64_t kGrainElements = kBlock * kGrainBlocks;
+
+// Eight float64 accumulators in a fixed order: the loop vectorises (convert + add) and the
+// result is deterministic.
+template <class T>
+double sum_as_double(const T* v, std::int64_t n) {
+  double acc[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(v[i + k]);
+  for (int k = 0; i < n; ++i, ++k) acc[k] += static_cast<double>(v[i]);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// Runs losses(begin, count, out) over n elements in blocks of kBlock, split over the pool; out is
+// `kept` + begin when the per-element losses are kept, else a block of scratch. Returns the
+// float64 sum of all losses when want_sum.
+template <class T, class F>
+double blocked_losses(std::int64_t n, T* kept, bool want_sum, F losses) {
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(static_cast<std::size_t>(want_sum ? blocks : 0));
+  parallel::parallel_for(blocks, kGrainBlocks, [&](std::int64_t b0, std::int64_t b1) {
+    alignas(64) T scratch[kBlock];
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t begin = b * kBlock, count = std::min(kBlock, n - begin);
+      T* out = kept ? kept + begin : scratch;
+      losses(begin, count, out);
+      if (want_sum) partial[static_cast<std::size_t>(b)] = sum_as_double(out, count);
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
+template <bool Squared, class T>
+void regression_losses(const T* x, const T* t, std::int64_t n, T* out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T d = x[i] - t[i];
+    out[i] = Squared ? d * d : std::abs(d);
+  }
+}
+
+// The slope of the loss in x: 2 (x - t), or sign(x - t) (0 at 0, like sign).
+template <bool Squared, class T>
+T regression_slope(T d) {
+  if constexpr (Squared) return T(2) * d;
+  return d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0));
+}
+
+template <bool Squared, class T>
+void regression_grads(const T* x, const T* t, const T* gy, bool per_element, T scale, std::int64_t n, T* dx, T* dt) {
+  const T g0 = gy[0] * scale;
+  // The first wanted output gets g * slope (negated for dt); dt = -dx then follows while hot.
+  T* first = dx ? dx : dt;
+  const T sign = dx ? T(1) : T(-1);
+  parallel::parallel_for(n, kGrainElements, [&](std::int64_t i0, std::int64_t i1) {
+    if (per_element) {
+      for (std::int64_t i = i0; i < i1; ++i) first[i] = sign * (gy[i] * scale) * regression_slope<Squared>(x[i] - t[i]);
+    } else {
+      const T gs = sign * g0;
+      for (std::int64_t i = i0; i < i1; ++i) first[i] = gs * regression_slope<Squared>(x[i] - t[i]);
+    }
+    if (dx && dt)
+      for (std::int64_t i = i0; i < i1; ++i) dt[i] = -dx[i];
+  });
+}
+
+template <class T>
+using Batch = xsimd::batch<T>;
+template <class T>
+constexpr std::int64_t kLanes = static_cast<std::int64_t>(Batch<T>::size);
+
+// A batch at p[k..] (a row's last `left` < lanes elements padded with `fill`), and its store.
+template <class T>
+Batch<T> load_at(const T* p, std::int64_t left, T fill) {
+  if (left >= kLanes<T>) return Batch<T>::load_unaligned(p);
+  alignas(64) T buf[kLanes<T>];
+  std::fill(buf, buf + kLanes<T>, fill);
+  std::memcpy(buf, p, static_cast<std::size_t>(left) * sizeof(T));
+  return Batch<T>::load_aligned(buf);
+}
+template <class T>
+void store_at(const Batch<T>& v, T* p, std::int64_t left) {
+  if (left >= kLanes<T>) return v.store_unaligned(p);
+  alignas(64) T buf[kLanes<T>];
+  v.store_aligned(buf);
+  std::memcpy(p, buf, static_cast<std::size_t>(left) * sizeof(T));
+}
+
+// softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), given e = exp(-|x|).
+template <class T>
+Batch<T> softplus_neg(const Batch<T>& x, const Batch<T>& e) {
+  return xsimd::max(-x, Batch<T>(T(0))) + xsimd::log1p(e);
+}
+
+template <class T>
+void bce_losses(const T* x, const T* t, const T* w, const T* pw, std::int64_t n, T* out) {
+  const Batch<T> one(T(1));
+  for (std::int64_t k = 0; k < n; k += kLanes<T>) {
+    const std::int64_t left = n - k;
+    const Batch<T> xv = load_at(x + k, left, T(0)), tv = load_at(t + k, left, T(0));
+    const Batch<T> sp = softplus_neg(xv, xsimd::exp(-xsimd::abs(xv)));
+    const Batch<T> c = pw ? one + (load_at(pw + k, left, T(1)) - one) * tv : one;
+    Batch<T> l = (one - tv) * xv + c * sp;
+    if (w) l *= load_at(w + k, left, T(0));
+    store_at(l, out + k, left);
+  }
+}
+
+template <class T>
+void bce_grads(const T* x, const T* t, const T* w, const T* pw, const T* gy, bool per_element, T scale,
+               std::int64_t n, T* dx, T* dt, T* dw, T* dpw) {
+  const Batch<T> one(T(1)), zero(T(0)), sv(scale), g0(gy[0] * scale);
+  parallel::parallel_for(n, kGrainElements, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t k = i0; k < i1; k += kLanes<T>) {
+      const std::int64_t left = i1 - k;
+      const Batch<T> xv = load_at(x + k, left, T(0)), tv = load_at(t + k, left, T(0));
+      const Batch<T> g = per_element ? load_at(gy + k, left, T(0)) * sv : g0;
+      const Batch<T> e = xsimd::exp(-xsimd::abs(xv));
+      const Batch<T> sp = softplus_neg(xv, e);
+      const Batch<T> pwv = pw ? load_at(pw + k, left, T(1)) : one;
+      const Batch<T> c = one + (pwv - one) * tv;
+      const Batch<T> gw = w ? g * load_at(w + k, left, T(0)) : g;
+      if (dx) {
+        // sigmoid(-x) from e = exp(-|x|) without overflow.
+        const Batch<T> sig_neg = xsimd::select(xv >= zero, e, one) / (one + e);
+        store_at(gw * ((one - tv) - c * sig_neg), dx + k, left);
+      }
+      if (dt) store_at(gw * ((pwv - one) * sp - xv), dt + k, left);
+      if (dw) store_at(g * ((one - tv) * xv + c * sp), dw + k, left);
+      if (dpw) store_at(gw * tv * sp, dpw + k, left);
+    }
+  });
+}
+
 }  // namespace
 
 Tensor multiclass_margin_backward(const Tensor& scores, const std::int64_t* target, const Tensor& active,
@@ -93,6 +244,69 @@ Tensor one_hot_rows(const std::int64_t* target, std::int64_t n, std::int64_t c, 
     for (std::int64_t i = 0; i < n; ++i) p[i * c + target[i]] = T(1);
   });
   return out;
+}
+
+PointwiseLoss regression_forward(const Tensor& x, const Tensor& t, bool squared, bool per_element) {
+  PointwiseLoss out;
+  if (per_element) out.per_element = make_tensor(x.shape(), x.dtype());
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    const T* xd = x.impl()->data<T>();
+    const T* td = t.impl()->data<T>();
+    T* kept = per_element ? out.per_element.impl()->data<T>() : nullptr;
+    out.sum = blocked_losses<T>(x.numel(), kept, !per_element, [=](std::int64_t begin, std::int64_t count, T* dst) {
+      squared ? regression_losses<true>(xd + begin, td + begin, count, dst)
+              : regression_losses<false>(xd + begin, td + begin, count, dst);
+    });
+  });
+  return out;
+}
+
+void regression_backward(const Tensor& x, const Tensor& t, bool squared, const Tensor& gy, double scale, Tensor* dx,
+                         Tensor* dt) {
+  if (dx) *dx = make_tensor(x.shape(), x.dtype());
+  if (dt) *dt = make_tensor(x.shape(), x.dtype());
+  if ((!dx && !dt) || x.numel() == 0) return;
+  const bool per_element = gy.dim() > 0;
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    const T* xd = x.impl()->data<T>();
+    const T* td = t.impl()->data<T>();
+    T* dxd = dx ? dx->impl()->data<T>() : nullptr;
+    T* dtd = dt ? dt->impl()->data<T>() : nullptr;
+    if (squared)
+      regression_grads<true>(xd, td, gy.impl()->data<T>(), per_element, T(scale), x.numel(), dxd, dtd);
+    else
+      regression_grads<false>(xd, td, gy.impl()->data<T>(), per_element, T(scale), x.numel(), dxd, dtd);
+  });
+}
+
+PointwiseLoss bce_logits_forward(const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw,
+                                 bool per_element) {
+  PointwiseLoss out;
+  if (per_element) out.per_element = make_tensor(x.shape(), x.dtype());
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    const T* xd = x.impl()->data<T>();
+    const T* td = t.impl()->data<T>();
+    const T* wd = w.defined() ? w.impl()->data<T>() : nullptr;
+    const T* pwd = pw.defined() ? pw.impl()->data<T>() : nullptr;
+    T* kept = per_element ? out.per_element.impl()->data<T>() : nullptr;
+    out.sum = blocked_losses<T>(x.numel(), kept, !per_element, [=](std::int64_t begin, std::int64_t count, T* dst) {
+      bce_losses(xd + begin, td + begin, wd ? wd + begin : nullptr, pwd ? pwd + begin : nullptr, count, dst);
+    });
+  });
+  return out;
+}
+
+void bce_logits_backward(const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw, const Tensor& gy,
+                         double scale, const BceGrads& out) {
+  for (Tensor* o : {out.dx, out.dt, out.dw, out.dpw})
+    if (o) *o = make_tensor(x.shape(), x.dtype());
+  if (x.numel() == 0) return;
+  XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
+    auto data = [](Tensor* o) { return o ? o->impl()->data<T>() : nullptr; };
+    bce_grads<T>(x.impl()->data<T>(), t.impl()->data<T>(), w.defined() ? w.impl()->data<T>() : nullptr,
+                 pw.defined() ? pw.impl()->data<T>() : nullptr, gy.impl()->data<T>(), gy.dim() > 0, T(scale),
+                 x.numel(), data(out.dx), data(out.dt), data(out.dw), data(out.dpw));
+  });
 }
 
 }  // namespace xgrad::kernels

@@ -1,5 +1,5 @@
 #pragma once
-// Private: kernels of the margin losses (core/kernels/loss.cpp); ops/loss.cpp validates and
+// Private: kernels of the margin and pointwise losses (core/kernels/loss.cpp); ops/loss.cpp validates and
 // records the graph.
 #include <cstdint>
 #include <vector>
@@ -24,5 +24,32 @@ Tensor multiclass_margin_backward(const Tensor& scores, const std::int64_t* targ
 
 // [N, C] one-hot rows of int64 targets in `dtype`.
 Tensor one_hot_rows(const std::int64_t* target, std::int64_t n, std::int64_t c, Dtype dtype);
+
+// ---- pointwise losses over operands of one shape and dtype (float32/float64), one fused pass.
+// The sum is accumulated in float64 over fixed blocks whose partial sums are added in order, so
+// the result does not depend on the thread count. With per_element, the losses are also returned.
+struct PointwiseLoss {
+  Tensor per_element;  // x's shape, when asked for
+  double sum = 0;
+};
+// (x - t)^2 when squared, else |x - t|.
+PointwiseLoss regression_forward(const Tensor& x, const Tensor& t, bool squared, bool per_element);
+// g_k = gy[k] * scale (gy of x's shape) or gy * scale (0-d gy); dx = g 2 (x - t) (squared) or
+// g sign(x - t); dt = -dx. Null outputs are skipped.
+void regression_backward(const Tensor& x, const Tensor& t, bool squared, const Tensor& gy, double scale, Tensor* dx,
+                         Tensor* dt);
+
+// Binary cross entropy with logits, w and pw undefined or of x's shape:
+//   l = w ((1 - t) x + c softplus(-x)),  c = 1 + (pw - 1) t,
+// softplus(-x) = max(-x, 0) + log1p(exp(-|x|)) (exact, finite for any finite x).
+PointwiseLoss bce_logits_forward(const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw,
+                                 bool per_element);
+// With g as above: dx = g w ((1 - t) - c sigmoid(-x)), dt = g w ((pw - 1) softplus(-x) - x),
+// dw = g l / w, dpw = g w t softplus(-x). Null outputs are skipped.
+struct BceGrads {
+  Tensor *dx = nullptr, *dt = nullptr, *dw = nullptr, *dpw = nullptr;
+};
+void bce_logits_backward(const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw, const Tensor& gy,
+                         double scale, const BceGrads& out);
 
 }  // namespace xgrad::kernels

@@ -59,4 +59,18 @@ NllValues nll_forward(const Tensor& log_probs, const ClassLayout& layout, const 
 Tensor nll_backward(const Tensor& gy, const Shape& shape, const ClassLayout& layout, const ClassTargets& t,
                     double scale);
 
+// Cross entropy with class-probability targets t (x's shape and dtype) and optional class
+// weights w, label smoothing eps folded in as t' = (1 - eps) t + eps / C (PyTorch):
+//   loss_i = -sum_c w_c t'_ic log_softmax(x)_ic.
+// One fused pass per sample (max, log-sum-exp, the weighted sum); stats as above.
+CrossEntropyValues soft_cross_entropy_forward(const Tensor& x, const Tensor& target, const Tensor& weight,
+                                              const ClassLayout& layout, double label_smoothing, bool per_sample);
+// One fused pass giving, with s_i = gy[i] * scale (gy per sample) or gy * scale (0-d gy),
+//   dx_ic = s_i (Q_i softmax(x)_ic - w_c t'_ic),  Q_i = sum_c w_c t'_ic,
+//   dt_ic = -s_i (1 - eps) w_c log_softmax(x)_ic.
+// Either output pointer may be null (not wanted).
+void soft_cross_entropy_backward(const Tensor& gy, const Tensor& x, const Tensor& target, const Tensor& weight,
+                                 const Tensor& stats, const ClassLayout& layout, double label_smoothing,
+                                 double scale, Tensor* dx, Tensor* dtarget);
+
 }  // namespace xgrad::kernels
