@@ -345,7 +345,7 @@ TEST_CASE("conv: gradients are the same at any thread count and when called from
   }
 }
 
-TEST_CASE("conv: float32 3x3 convs with many channels (the Winograd path) match float64 im2col") {
+TEST_CASE("conv: float32 3x3 convs on the Winograd and direct paths match float64 im2col") {
   // C, K >= 8 and H, W >= 4 route float32 3x3 stride-1 convs to Winograd F(4x4,3x3); float64 always
   // runs im2col + GEMM, so comparing the two checks the routing, forward and both gradients.
   manual_seed(11);
@@ -353,8 +353,9 @@ TEST_CASE("conv: float32 3x3 convs with many channels (the Winograd path) match 
     Shape x;
     std::int64_t k, pad;
   };
+  // The last two have 1-3 input channels and rows of 16+: the direct kernel (conv_direct.h).
   for (const Case& c : {Case{{2, 16, 9, 7}, 12, 1}, Case{{1, 8, 4, 4}, 8, 0}, Case{{3, 9, 6, 11}, 16, 2},
-                        Case{{2, 32, 14, 14}, 24, 1}}) {
+                        Case{{2, 32, 14, 14}, 24, 1}, Case{{3, 1, 20, 18}, 8, 1}, Case{{2, 3, 9, 33}, 5, 2}}) {
     INFO("x ", to_string(c.x), " -> ", c.k, " channels, pad ", c.pad);
     Tensor x64 = randn(c.x, f64), w64 = randn({c.k, c.x[1], 3, 3}, f64), b64 = randn({c.k}, f64);
     Tensor x32 = x64.to(Dtype::float32), w32 = w64.to(Dtype::float32), b32 = b64.to(Dtype::float32);

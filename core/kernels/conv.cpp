@@ -1,4 +1,5 @@
 #include "conv.h"
+#include "conv_direct.h"
 #include "winograd.h"
 
 #include <cblas.h>
@@ -299,6 +300,11 @@ void fill_rows(T* out, std::int64_t rows, std::int64_t cols, const T* bias) {
 // channels go to the Winograd F(4x4,3x3) kernels (core/kernels/winograd.h): 2.25 multiplies per
 // output instead of 9, measured 1.6-1.9x faster than im2col + GEMM on (64,32,14,14)->64 and
 // (8,256,14,14)->256 (float32 error below 1e-5 relative, tests/test_winograd.cpp).
+// float32 convs with 1-4 input channels (first layers) and wide enough rows run as a direct
+// AVX-512 convolution (core/kernels/conv_direct.h): im2col's GEMMs have an inner dim of 9-100
+// there and are memory-bound; measured 1.07x on (64,1,28,28)->32 k3, 1.4x on (32,3,32,32)->64 k5.
+bool use_direct(const ConvGeometry& g, Dtype dtype) { return dtype == Dtype::float32 && direct::worthwhile(g); }
+
 bool use_winograd(const ConvGeometry& g, Dtype dtype) {
   if (dtype != Dtype::float32 || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 || g.stride_w != 1 ||
       g.dilation_h != 1 || g.dilation_w != 1 || g.groups != 1)
@@ -496,6 +502,11 @@ void weight_grad_impl(const Tensor& x, const Tensor& gy, Tensor& gw, const ConvG
 
 void conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const ConvGeometry& g) {
   if (y.numel() == 0) return;
+  if (use_direct(g, x.dtype())) {
+    direct::conv_forward(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                         y.impl()->data<float>(), g);
+    return;
+  }
   if (use_winograd(g, x.dtype())) {
     winograd::conv3x3_forward(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
                               y.impl()->data<float>(), g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
@@ -506,6 +517,10 @@ void conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& 
 
 void conv_input_grad(const Tensor& gy, const Tensor& w, const Tensor& bias, Tensor& x_grad, const ConvGeometry& g) {
   if (x_grad.numel() == 0) return;
+  if (!bias.defined() && use_direct(g, gy.dtype())) {
+    direct::conv_input_grad(gy.data<float>(), w.data<float>(), x_grad.impl()->data<float>(), g);
+    return;
+  }
   if (!bias.defined() && use_winograd(g, gy.dtype())) {
     winograd::conv3x3_backward_input(gy.data<float>(), w.data<float>(), x_grad.impl()->data<float>(), g.batch, g.in_channels,
                                      g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
@@ -516,6 +531,10 @@ void conv_input_grad(const Tensor& gy, const Tensor& w, const Tensor& bias, Tens
 
 void conv_weight_grad(const Tensor& x, const Tensor& gy, Tensor& w_grad, const ConvGeometry& g) {
   if (w_grad.numel() == 0) return;
+  if (use_direct(g, x.dtype())) {
+    direct::conv_weight_grad(x.data<float>(), gy.data<float>(), w_grad.impl()->data<float>(), nullptr, g);
+    return;
+  }
   if (use_winograd(g, x.dtype())) {
     winograd::conv3x3_backward_weight(x.data<float>(), gy.data<float>(), w_grad.impl()->data<float>(), g.batch,
                                       g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
