@@ -1,6 +1,6 @@
 // conv2d float32 for the shapes of ../shared/ref-bench (libtorch_conv): xgrad forward and forward +
 // backward (gradients of input, weight and bias, as LibTorch's benchmark computes them), against
-// the raw GEMM work of an im2col convolution measured in the same run, alternating: 1 sgemm for
+// the raw GEMM work of an im2col convolution measured in the same run (just before, with OpenBLAS's own threads): 1 sgemm for
 // the forward (Y = W col), 3 for forward + backward (+ dcol = W^T dY, dW = dY col^T), with the
 // same thread count. FLOPs are nominal: 2 N K C F^2 Ho Wo for the forward, 3x that with backward.
 // Arguments: shape index, threads. LibTorch's best configuration (RESULTS.md) is printed beside
@@ -10,6 +10,8 @@
 #include <xgrad/xgrad.h>
 
 #include <fmt/format.h>
+
+#include <thread>
 
 #include "bench_util.h"
 
@@ -49,6 +51,22 @@ void run(benchmark::State& state, bool backward) {
   std::vector<float> col(static_cast<std::size_t>(gk) * gn, 0.5f), out(static_cast<std::size_t>(gm) * gn),
       dcol(col.size()), dw(static_cast<std::size_t>(gm) * gk), wt(static_cast<std::size_t>(gm) * gk, 0.1f);
   std::vector<double> ours, raw;
+  // The raw baseline is the GEMMs with OpenBLAS's own T threads, timed before xgrad's iterations (not
+  // alternated: OpenBLAS's idle threads spin for a while after each call and would steal xgrad's cores).
+  openblas_set_num_threads(threads);
+  for (int rep = 0; rep < 23; ++rep) {
+    raw.push_back(bench::time_us([&] {
+      sgemm(false, false, gm, gn, gk, wt.data(), col.data(), out.data());
+      if (backward) {
+        sgemm(true, false, gk, gn, gm, wt.data(), out.data(), dcol.data());
+        sgemm(false, true, gm, gk, gn, out.data(), col.data(), dw.data());
+      }
+      benchmark::ClobberMemory();
+    }));
+  }
+  raw.erase(raw.begin(), raw.begin() + 3);  // warm-up
+  openblas_set_num_threads(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (auto _ : state) {
     const double t_ours = bench::time_us([&] {
       if (backward) {
@@ -61,16 +79,7 @@ void run(benchmark::State& state, bool backward) {
         benchmark::DoNotOptimize(y.data<float>());
       }
     });
-    const double t_raw = bench::time_us([&] {
-      sgemm(false, false, gm, gn, gk, wt.data(), col.data(), out.data());
-      if (backward) {
-        sgemm(true, false, gk, gn, gm, wt.data(), out.data(), dcol.data());
-        sgemm(false, true, gm, gk, gn, out.data(), col.data(), dw.data());
-      }
-      benchmark::ClobberMemory();
-    });
     ours.push_back(t_ours);
-    raw.push_back(t_raw);
     state.SetIterationTime(t_ours * 1e-6);
   }
   const double o = bench::median(ours) * 1e-3, r = bench::median(raw) * 1e-3;  // ms

@@ -22,13 +22,6 @@ namespace {
 thread_local bool tls_in_region = false;
 thread_local int tls_chunk = 0;
 
-// BLAS inside the chunks runs on its calling thread only; its count is restored for big GEMMs outside.
-struct SingleThreadedBlas {
-  int saved = openblas_get_num_threads();
-  SingleThreadedBlas() { openblas_set_num_threads(1); }
-  ~SingleThreadedBlas() { openblas_set_num_threads(saved); }
-};
-
 // Workers sleep on a condition variable and wake for each job; the caller runs chunk 0 itself.
 class Pool {
  public:
@@ -47,7 +40,6 @@ class Pool {
 
   void run(int chunks, const std::function<void(int)>& chunk_fn) {
     std::unique_lock job_lock(job_mu_);  // one job at a time (jobs from several user threads queue)
-    SingleThreadedBlas blas_guard;
     {
       std::lock_guard lock(mu_);
       job_ = &chunk_fn;
@@ -120,7 +112,10 @@ std::unique_ptr<Pool>& pool_slot() {
 Pool& pool() {
   std::lock_guard lock(pool_mu);
   auto& p = pool_slot();
-  if (!p) p = std::make_unique<Pool>(default_threads());
+  if (!p) {
+    p = std::make_unique<Pool>(default_threads());
+    openblas_set_num_threads(1);  // xgrad splits GEMMs over its own pool (core/kernels/blas.cpp)
+  }
   return *p;
 }
 
@@ -159,7 +154,7 @@ void set_num_threads(int threads) {
   auto& p = parallel::pool_slot();
   p.reset();
   p = std::make_unique<parallel::Pool>(threads);
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);
 }
 
 int get_num_threads() { return parallel::pool().threads(); }

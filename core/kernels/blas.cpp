@@ -2,10 +2,12 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
 #include "../dispatch.h"
+#include "../parallel.h"
 
 namespace xgrad::kernels {
 
@@ -17,15 +19,25 @@ blasint blas_int(std::int64_t v, const char* op, const char* what) {
   return static_cast<blasint>(v);
 }
 
-// C[M,N] = op(A) · op(B) on row-major buffers with unit-stride rows; C is overwritten.
+// C[M,N] = op(A) · op(B) on row-major buffers with unit-stride rows; C is overwritten. Big products
+// are split into blocks of C's rows over xgrad's pool, each one single-threaded GEMM: BLAS never
+// runs a thread pool of its own, so it cannot fight the pool the other kernels use.
 template <class T>
 void gemm(bool ta, bool tb, blasint m, blasint n, blasint k, const T* a, const T* b, T* c) {
   const blasint lda = ta ? m : k, ldb = tb ? k : n, ldc = n;
   const CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+  auto rows = [&](std::int64_t r0, std::int64_t r1) {
+    const T* a0 = ta ? a + r0 : a + r0 * lda;  // op(A)'s rows r0.. start there in either layout
+    const auto rm = static_cast<blasint>(r1 - r0);
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, opa, opb, rm, n, k, 1.0f, a0, lda, b, ldb, 0.0f, c + r0 * ldc, ldc);
+    else
+      cblas_dgemm(CblasRowMajor, opa, opb, rm, n, k, 1.0, a0, lda, b, ldb, 0.0, c + r0 * ldc, ldc);
+  };
+  // At least 16 rows and about 4 MFLOP per block, so small products stay on the calling thread.
+  const std::int64_t flops_per_row = 2 * static_cast<std::int64_t>(n) * k;
+  const std::int64_t grain = std::max<std::int64_t>(16, (std::int64_t{1} << 22) / std::max<std::int64_t>(1, flops_per_row));
+  parallel::parallel_for(m, grain, rows);
 }
 
 Shape batch_of(const Shape& s) { return Shape(s.begin(), s.end() - 2); }

@@ -1,12 +1,12 @@
 #pragma once
-// How many threads xgrad's kernels use. One pool serves everything: inside xgrad's own parallel
-// loops BLAS runs single-threaded, and outside them BLAS gets the same thread count, so two pools
-// never compete for the cores.
+// How many threads xgrad's kernels use. One pool serves everything: BLAS always runs
+// single-threaded, and big GEMMs are split over xgrad's pool like every other kernel, so two pools
+// (whose idle threads spin) never compete for the cores.
 
 namespace xgrad {
 
-// Sets xgrad's pool and BLAS to `threads` (>= 1). Until it is called, the pool has XGRAD_NUM_THREADS
-// threads (else one per hardware thread) and BLAS keeps its own default (OPENBLAS_NUM_THREADS).
+// Sets the pool's size (>= 1). Until it is called, the pool has XGRAD_NUM_THREADS threads, else one
+// per hardware thread.
 void set_num_threads(int threads);
 int get_num_threads();
 
