@@ -128,46 +128,41 @@ GradcheckOptions options_for(const OpInfo& op) {
   return opts;
 }
 
-TEST_CASE("registry: gradcheck on every op and sample (float64, slow mode)") {
+// Runs `check` (gradcheck or gradgradcheck) on every float64 sample of every selected op that
+// `wanted` accepts, failing with the op, its formula, the sample and the report. Returns the count.
+template <class Check>
+int check_every_sample(const char* what, bool (*wanted)(const OpInfo&), Check check) {
   int checked = 0;
   for (const OpInfo& op : registered_ops()) {
-    if (!selected(op.name)) continue;
+    if (!wanted(op) || !selected(op.name)) continue;
     const auto t0 = std::chrono::steady_clock::now();
     auto samples = samples_of(op, Dtype::float64, seed_of(op.name));
     for (const OpSample& s : samples) {
       INFO("op '", op.name, "' (", op.formula, "), sample '", s.description, "': ", describe(s.inputs));
       try {
-        auto r = gradcheck(s.call, s.inputs, options_for(op));
+        auto r = check(s.call, s.inputs, options_for(op));
         CHECK_MESSAGE(r.passed, r.report());
         ++checked;
       } catch (const std::exception& e) {
-        FAIL_CHECK("gradcheck threw: ", e.what());
+        FAIL_CHECK(what, " threw: ", e.what());
       }
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 2000) MESSAGE("gradcheck of '", op.name, "' took ", static_cast<int>(ms), " ms");
+    if (ms > 2000) MESSAGE(what, " of '", op.name, "' took ", static_cast<int>(ms), " ms");
   }
+  return checked;
+}
+
+TEST_CASE("registry: gradcheck on every op and sample (float64, slow mode)") {
+  const int checked = check_every_sample(
+      "gradcheck", [](const OpInfo&) { return true; },
+      [](const auto& f, const TensorList& in, const GradcheckOptions& o) { return gradcheck(f, in, o); });
   MESSAGE("gradcheck ran on ", checked, " samples of ", registered_ops().size(), " ops");
 }
 
 TEST_CASE("registry: gradgradcheck on every op that supports it (float64, slow mode)") {
-  int checked = 0;
-  for (const OpInfo& op : registered_ops()) {
-    if (!op.supports_gradgrad || !selected(op.name)) continue;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto samples = samples_of(op, Dtype::float64, seed_of(op.name));
-    for (const OpSample& s : samples) {
-      INFO("op '", op.name, "' (", op.formula, "), sample '", s.description, "': ", describe(s.inputs));
-      try {
-        auto r = gradgradcheck(s.call, s.inputs, options_for(op));
-        CHECK_MESSAGE(r.passed, r.report());
-        ++checked;
-      } catch (const std::exception& e) {
-        FAIL_CHECK("gradgradcheck threw: ", e.what());
-      }
-    }
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (ms > 2000) MESSAGE("gradgradcheck of '", op.name, "' took ", static_cast<int>(ms), " ms");
-  }
+  const int checked = check_every_sample(
+      "gradgradcheck", [](const OpInfo& op) { return op.supports_gradgrad; },
+      [](const auto& f, const TensorList& in, const GradcheckOptions& o) { return gradgradcheck(f, in, o); });
   MESSAGE("gradgradcheck ran on ", checked, " samples");
 }
