@@ -365,6 +365,17 @@ void softmax_backward_strided(const T* gy, const T* y, T* dx, const ClassLayout&
 
 // ---- class-target losses
 
+// Where per-sample losses go: the returned tensor when reduction is none, else scratch.
+template <class T>
+T* loss_buffer(bool per_sample, std::int64_t n, Dtype dtype, Tensor& per_sample_out, std::vector<T>& scratch) {
+  if (per_sample) {
+    per_sample_out = make_tensor({n}, dtype);
+    return per_sample_out.impl()->data<T>();
+  }
+  scratch.resize(static_cast<std::size_t>(n));
+  return scratch.data();
+}
+
 template <class T>
 const T* weight_data(const ClassTargets& t) {
   return t.weight.defined() ? t.weight.impl()->template data<T>() : nullptr;
@@ -441,14 +452,7 @@ CrossEntropyValues ce_forward(const Tensor& x, const ClassLayout& L, const Class
   T weight_total = T(C);
   if (w) weight_total = row_sum(w, C);
   std::vector<T> scratch;
-  T* losses = nullptr;
-  if (per_sample) {
-    out.per_sample = make_tensor({n}, x.dtype());
-    losses = out.per_sample.impl()->data<T>();
-  } else {
-    scratch.resize(static_cast<std::size_t>(n));
-    losses = scratch.data();
-  }
+  T* losses = loss_buffer(per_sample, n, x.dtype(), out.per_sample, scratch);
   const T keep = T(1 - eps), spread = T(eps / static_cast<double>(C));
   parallel_rows(n, grain_rows(eps > 0 ? C : 64), [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
@@ -722,14 +726,7 @@ CrossEntropyValues soft_ce_forward(const Tensor& x, const Tensor& target, const 
   const bool fused_rows = inner == 1 && !narrow<T>(C);
   if (!fused_rows) logsumexp_of_samples(xd, max, log_sum, L);
   std::vector<T> scratch;
-  T* losses = nullptr;
-  if (per_sample) {
-    out.per_sample = make_tensor({n}, x.dtype());
-    losses = out.per_sample.impl()->data<T>();
-  } else {
-    scratch.resize(static_cast<std::size_t>(n));
-    losses = scratch.data();
-  }
+  T* losses = loss_buffer(per_sample, n, x.dtype(), out.per_sample, scratch);
   const T keep = T(1 - eps), spread = C > 0 ? T(eps / static_cast<double>(C)) : T(0);
   if (inner == 1) {
     parallel_rows(L.outer, grain_rows(C), [&](std::int64_t r0, std::int64_t r1) {
