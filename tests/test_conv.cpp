@@ -346,31 +346,44 @@ TEST_CASE("conv: gradients are the same at any thread count and when called from
 }
 
 TEST_CASE("conv: float32 3x3 convs on the Winograd and direct paths match float64 im2col") {
-  // C, K >= 8 and H, W >= 4 route float32 3x3 stride-1 convs to Winograd F(4x4,3x3); float64 always
-  // runs im2col + GEMM, so comparing the two checks the routing, forward and both gradients.
+  // C, K >= 8 and H, W >= 4 (7 for stride 2) route float32 3x3 convs of stride 1 and 2 to Winograd;
+  // float64 always runs im2col + GEMM, so comparing the two checks the routing, forward and both
+  // gradients.
   manual_seed(11);
   struct Case {
     Shape x;
-    std::int64_t k, pad;
+    std::int64_t k, pad, stride = 1;
   };
-  // The last two have 1-3 input channels and rows of 16+: the direct kernel (conv_direct.h).
+  auto close = [](const Tensor& a32, const Tensor& b64) {
+    // Relative to the largest magnitude: Winograd's float32 error is ~1e-5 of it.
+    const double scale = max(abs(b64)).item<double>();
+    const double err = max(abs(a32.to(Dtype::float64) - b64)).item<double>();
+    CHECK(err <= 5e-5 * scale);
+  };
+  // Cases 5-6 have 1-3 input channels and rows of 16+: the direct kernel (conv_direct.h).
   for (const Case& c : {Case{{2, 16, 9, 7}, 12, 1}, Case{{1, 8, 4, 4}, 8, 0}, Case{{3, 9, 6, 11}, 16, 2},
-                        Case{{2, 32, 14, 14}, 24, 1}, Case{{3, 1, 20, 18}, 8, 1}, Case{{2, 3, 9, 33}, 5, 2}}) {
-    INFO("x ", to_string(c.x), " -> ", c.k, " channels, pad ", c.pad);
+                        Case{{2, 32, 14, 14}, 24, 1}, Case{{3, 1, 20, 18}, 8, 1}, Case{{2, 3, 9, 33}, 5, 2},
+                        Case{{2, 16, 16, 16}, 24, 1, 2}, Case{{1, 8, 15, 9}, 8, 0, 2}, Case{{3, 9, 7, 12}, 17, 2, 2}}) {
+    INFO("x ", to_string(c.x), " -> ", c.k, " channels, pad ", c.pad, ", stride ", c.stride);
     Tensor x64 = randn(c.x, f64), w64 = randn({c.k, c.x[1], 3, 3}, f64), b64 = randn({c.k}, f64);
     Tensor x32 = x64.to(Dtype::float32), w32 = w64.to(Dtype::float32), b32 = b64.to(Dtype::float32);
     for (Tensor* t : {&x64, &w64, &b64, &x32, &w32, &b32}) t->requires_grad_();
-    Tensor y64 = conv2d(x64, w64, b64, 1, c.pad), y32 = conv2d(x32, w32, b32, 1, c.pad);
+    Tensor y64 = conv2d(x64, w64, b64, c.stride, c.pad), y32 = conv2d(x32, w32, b32, c.stride, c.pad);
     Tensor gy = randn(y64.shape(), f64);
     auto g64 = grad({y64}, {x64, w64, b64}, {gy});
     auto g32 = grad({y32}, {x32, w32, b32}, {gy.to(Dtype::float32)});
-    auto close = [](const Tensor& a32, const Tensor& b64) {
-      // Relative to the largest magnitude: Winograd's float32 error is ~1e-5 of it.
-      const double scale = max(abs(b64)).item<double>();
-      const double err = max(abs(a32.to(Dtype::float64) - b64)).item<double>();
-      CHECK(err <= 5e-5 * scale);
-    };
     close(y32, y64);
     for (std::size_t i = 0; i < 3; ++i) close(g32[i], g64[i]);
   }
+  // A bias-free stride-2 transposed conv runs the strided input gradient as its forward.
+  Tensor x64 = randn({2, 16, 8, 7}, f64), w64 = randn({16, 12, 3, 3}, f64);
+  Tensor x32 = x64.to(Dtype::float32), w32 = w64.to(Dtype::float32);
+  for (Tensor* t : {&x64, &w64, &x32, &w32}) t->requires_grad_();
+  Tensor y64 = conv_transpose2d(x64, w64, {}, 2, 1, 1), y32 = conv_transpose2d(x32, w32, {}, 2, 1, 1);
+  CHECK(y64.shape() == Shape{2, 12, 16, 14});
+  Tensor gy = randn(y64.shape(), f64);
+  auto g64 = grad({y64}, {x64, w64}, {gy});
+  auto g32 = grad({y32}, {x32, w32}, {gy.to(Dtype::float32)});
+  close(y32, y64);
+  for (std::size_t i = 0; i < 2; ++i) close(g32[i], g64[i]);
 }

@@ -22,8 +22,9 @@ namespace {
 
 struct Case {
   int64_t N, C, H, W, K, pad_h, pad_w;
-  int64_t Ho() const { return H + 2 * pad_h - 2; }
-  int64_t Wo() const { return W + 2 * pad_w - 2; }
+  int stride = 1;
+  int64_t Ho() const { return (H + 2 * pad_h - 3) / stride + 1; }
+  int64_t Wo() const { return (W + 2 * pad_w - 3) / stride + 1; }
 };
 
 std::vector<float> randn(std::size_t n, unsigned seed) {
@@ -34,7 +35,7 @@ std::vector<float> randn(std::size_t n, unsigned seed) {
   return v;
 }
 
-// Direct definitions in double: y[n,k,i,j] = sum_{c,a,b} x[n,c,i+a-ph,j+b-pw] w[k,c,a,b] (+ bias[k]).
+// Direct definitions in double: y[n,k,i,j] = sum_{c,a,b} x[n,c,i*s+a-ph,j*s+b-pw] w[k,c,a,b] (+ bias[k]).
 std::vector<double> ref_forward(const Case& s, const std::vector<float>& x, const std::vector<float>& w,
                                 const float* bias) {
   const int64_t Ho = s.Ho(), Wo = s.Wo();
@@ -47,7 +48,7 @@ std::vector<double> ref_forward(const Case& s, const std::vector<float>& x, cons
           for (int64_t c = 0; c < s.C; ++c)
             for (int64_t a = 0; a < 3; ++a)
               for (int64_t b = 0; b < 3; ++b) {
-                const int64_t yy = i + a - s.pad_h, xx = j + b - s.pad_w;
+                const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
                 if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
                 acc += double(x[((n * s.C + c) * s.H + yy) * s.W + xx]) * double(w[((k * s.C + c) * 3 + a) * 3 + b]);
               }
@@ -56,7 +57,7 @@ std::vector<double> ref_forward(const Case& s, const std::vector<float>& x, cons
   return y;
 }
 
-// gx[n,c,yy,xx] = sum over outputs (i,j) and taps (a,b) with i+a-ph = yy, j+b-pw = xx of gy * w.
+// gx[n,c,yy,xx] = sum over outputs (i,j) and taps (a,b) with i*s+a-ph = yy, j*s+b-pw = xx of gy * w.
 std::vector<double> ref_backward_input(const Case& s, const std::vector<float>& gy, const std::vector<float>& w) {
   const int64_t Ho = s.Ho(), Wo = s.Wo();
   std::vector<double> gx(static_cast<std::size_t>(s.N * s.C * s.H * s.W), 0.0);
@@ -68,7 +69,7 @@ std::vector<double> ref_backward_input(const Case& s, const std::vector<float>& 
           for (int64_t c = 0; c < s.C; ++c)
             for (int64_t a = 0; a < 3; ++a)
               for (int64_t b = 0; b < 3; ++b) {
-                const int64_t yy = i + a - s.pad_h, xx = j + b - s.pad_w;
+                const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
                 if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
                 gx[((n * s.C + c) * s.H + yy) * s.W + xx] += g * double(w[((k * s.C + c) * 3 + a) * 3 + b]);
               }
@@ -76,7 +77,7 @@ std::vector<double> ref_backward_input(const Case& s, const std::vector<float>& 
   return gx;
 }
 
-// gw[k,c,a,b] = sum_{n,i,j} gy[n,k,i,j] x[n,c,i+a-ph,j+b-pw].
+// gw[k,c,a,b] = sum_{n,i,j} gy[n,k,i,j] x[n,c,i*s+a-ph,j*s+b-pw].
 std::vector<double> ref_backward_weight(const Case& s, const std::vector<float>& x, const std::vector<float>& gy) {
   const int64_t Ho = s.Ho(), Wo = s.Wo();
   std::vector<double> gw(static_cast<std::size_t>(s.K * s.C * 9), 0.0);
@@ -88,7 +89,7 @@ std::vector<double> ref_backward_weight(const Case& s, const std::vector<float>&
           for (int64_t c = 0; c < s.C; ++c)
             for (int64_t a = 0; a < 3; ++a)
               for (int64_t b = 0; b < 3; ++b) {
-                const int64_t yy = i + a - s.pad_h, xx = j + b - s.pad_w;
+                const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
                 if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
                 gw[((k * s.C + c) * 3 + a) * 3 + b] += g * double(x[((n * s.C + c) * s.H + yy) * s.W + xx]);
               }
@@ -119,16 +120,19 @@ Errors run_case(const Case& s, int tile, bool with_bias, unsigned seed) {
   const float* b = with_bias ? bias.data() : nullptr;
   // Poisoned outputs: every element must be overwritten.
   std::vector<float> y(gy.size(), NAN), gx(x.size(), NAN), gw(w.size(), NAN);
-  wino::conv3x3_forward(x.data(), w.data(), b, y.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile);
-  wino::conv3x3_backward_input(gy.data(), w.data(), gx.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile);
-  wino::conv3x3_backward_weight(x.data(), gy.data(), gw.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile);
+  wino::conv3x3_forward(x.data(), w.data(), b, y.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile, s.stride);
+  wino::conv3x3_backward_input(gy.data(), w.data(), gx.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile,
+                               s.stride);
+  wino::conv3x3_backward_weight(x.data(), gy.data(), gw.data(), s.N, s.C, s.H, s.W, s.K, s.pad_h, s.pad_w, tile,
+                                s.stride);
   const Errors e{relative_error(y, ref_forward(s, x, w, b)), relative_error(gx, ref_backward_input(s, gy, w)),
                  relative_error(gw, ref_backward_weight(s, x, gy))};
   if (std::getenv("XGRAD_WINOGRAD_REPORT"))
-    std::printf("winograd F(%dx%d) N=%lld C=%lld %lldx%lld K=%lld pad %lld,%lld: rel err fwd %.2e, dx %.2e, dw %.2e\n",
-                tile == 0 ? 4 : tile, tile == 0 ? 4 : tile, (long long)s.N, (long long)s.C, (long long)s.H,
-                (long long)s.W, (long long)s.K, (long long)s.pad_h, (long long)s.pad_w, e.forward, e.backward_input,
-                e.backward_weight);
+    std::printf(
+        "winograd F(%dx%d) stride %d N=%lld C=%lld %lldx%lld K=%lld pad %lld,%lld: rel err fwd %.2e, dx %.2e, dw %.2e\n",
+        tile == 0 ? 4 : tile, tile == 0 ? 4 : tile, s.stride, (long long)s.N, (long long)s.C, (long long)s.H,
+        (long long)s.W, (long long)s.K, (long long)s.pad_h, (long long)s.pad_w, e.forward, e.backward_input,
+        e.backward_weight);
   return e;
 }
 
@@ -210,6 +214,45 @@ TEST_CASE("winograd blocks of tile rows (large images, or fewer images than thre
   xgrad::set_num_threads(saved);
 }
 
+// Stride 2: the identity-in-the-odd-phase, F(4,2)-in-the-even-phase transforms (81 frequencies).
+// Sizes odd and even (an input row or column no output reads gets a zero gradient), every pad,
+// partial tiles, channel tails, N = 1 at 2 threads (one block), several images per block.
+TEST_CASE("winograd stride 2 matches a float64 direct convolution, 1 and 2 threads") {
+  const Case cases[] = {
+      {2, 3, 16, 16, 5, 1, 1, 2},     // 8x8 output: whole tiles
+      {1, 4, 15, 17, 6, 1, 1, 2},     // 8x9 output: partial tiles; odd sizes
+      {2, 5, 16, 15, 3, 0, 0, 2},     // pad 0: the last row of an even H is read by no output
+      {1, 2, 9, 12, 4, 2, 2, 2},      // pad 2
+      {1, 3, 7, 10, 2, 0, 2, 2},      // pads differ per side
+      {3, 1, 3, 3, 1, 0, 0, 2},       // 1x1 output, C = K = 1
+      {1, 17, 11, 9, 19, 1, 0, 2},    // channel counts past one SIMD register
+      {32, 16, 16, 16, 24, 1, 1, 2},  // several images per block
+      {1, 8, 40, 33, 8, 1, 1, 2},     // many tiles in one image
+  };
+  const int saved = xgrad::get_num_threads();
+  for (int threads : {1, 2}) {
+    xgrad::set_num_threads(threads);
+    for (const Case& s : cases) {
+      for (bool with_bias : {false, true}) {
+        CAPTURE(threads);
+        CAPTURE(s.N);
+        CAPTURE(s.C);
+        CAPTURE(s.H);
+        CAPTURE(s.W);
+        CAPTURE(s.K);
+        CAPTURE(s.pad_h);
+        CAPTURE(s.pad_w);
+        CAPTURE(with_bias);
+        const Errors e = run_case(s, 0, with_bias, 17);
+        CHECK(e.forward < tolerance(4));
+        CHECK(e.backward_input < tolerance(4));
+        CHECK(e.backward_weight < tolerance(4));
+      }
+    }
+  }
+  xgrad::set_num_threads(saved);
+}
+
 TEST_CASE("winograd on N = 0 writes a zero weight gradient") {
   const Case s{0, 2, 5, 5, 3, 1, 1};
   std::vector<float> x, gy, w(2 * 3 * 9, 1.0f), gw(w.size(), NAN);
@@ -257,6 +300,10 @@ TEST_CASE("winograd rejects bad sizes, pads and tiles") {
                        doctest::Contains("winograd conv3x3_backward_weight"), xgrad::Error);
   CHECK_THROWS_WITH_AS(wino::conv3x3_backward_input(p, p, q, 1, 1, 5, 5, 1, 1, 1, 3),
                        doctest::Contains("tile must be 0 (default), 2 or 4"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(wino::conv3x3_forward(p, p, nullptr, q, 1, 1, 5, 5, 1, 1, 1, 0, 3),
+                       doctest::Contains("stride must be 1 or 2, got 3"), xgrad::Error);
+  CHECK_THROWS_WITH_AS(wino::conv3x3_forward(p, p, nullptr, q, 1, 1, 5, 5, 1, 1, 1, 2, 2),
+                       doctest::Contains("stride 2 has 4x4 tiles only"), xgrad::Error);
 }
 
 // Error report on larger layers (set XGRAD_WINOGRAD_REPORT=1 to print): the numbers quoted above.

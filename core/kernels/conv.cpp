@@ -306,13 +306,16 @@ void fill_rows(T* out, std::int64_t rows, std::int64_t cols, const T* bias) {
 bool use_direct(const ConvGeometry& g, Dtype dtype) { return dtype == Dtype::float32 && direct::worthwhile(g); }
 
 bool use_winograd(const ConvGeometry& g, Dtype dtype) {
-  if (dtype != Dtype::float32 || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 || g.stride_w != 1 ||
+  const std::int64_t s = g.stride_h;
+  if (dtype != Dtype::float32 || g.kernel_h != 3 || g.kernel_w != 3 || (s != 1 && s != 2) || g.stride_w != s ||
       g.dilation_h != 1 || g.dilation_w != 1 || g.groups != 1)
     return false;
   if (g.pad_h < 0 || g.pad_h > 2 || g.pad_w < 0 || g.pad_w > 2) return false;
   // Symmetric padding only: "same" with an odd total or output_padding give other output sizes.
-  if (g.out_h != g.in_h + 2 * g.pad_h - 2 || g.out_w != g.in_w + 2 * g.pad_w - 2) return false;
-  return winograd::worthwhile(g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels);
+  if (g.in_h + 2 * g.pad_h < 3 || g.in_w + 2 * g.pad_w < 3 || g.out_h != (g.in_h + 2 * g.pad_h - 3) / s + 1 ||
+      g.out_w != (g.in_w + 2 * g.pad_w - 3) / s + 1)
+    return false;
+  return winograd::worthwhile(g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, static_cast<int>(s));
 }
 
 // Small outputs: several images are im2col'ed side by side so that one GEMM covers them (its
@@ -509,7 +512,8 @@ void conv_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& 
   }
   if (use_winograd(g, x.dtype())) {
     winograd::conv3x3_forward(x.data<float>(), w.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                              y.impl()->data<float>(), g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
+                              y.impl()->data<float>(), g.batch, g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w, 0,
+                              static_cast<int>(g.stride_h));
     return;
   }
   XGRAD_DISPATCH_FLOAT(x.dtype(), T, forward_impl<T>(x, w, bias, y, g));
@@ -523,7 +527,8 @@ void conv_input_grad(const Tensor& gy, const Tensor& w, const Tensor& bias, Tens
   }
   if (!bias.defined() && use_winograd(g, gy.dtype())) {
     winograd::conv3x3_backward_input(gy.data<float>(), w.data<float>(), x_grad.impl()->data<float>(), g.batch, g.in_channels,
-                                     g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
+                                     g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w, 0,
+                              static_cast<int>(g.stride_h));
     return;
   }
   XGRAD_DISPATCH_FLOAT(gy.dtype(), T, input_grad_impl<T>(gy, w, bias, x_grad, g));
@@ -537,7 +542,8 @@ void conv_weight_grad(const Tensor& x, const Tensor& gy, Tensor& w_grad, const C
   }
   if (use_winograd(g, x.dtype())) {
     winograd::conv3x3_backward_weight(x.data<float>(), gy.data<float>(), w_grad.impl()->data<float>(), g.batch,
-                                      g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w);
+                                      g.in_channels, g.in_h, g.in_w, g.out_channels, g.pad_h, g.pad_w, 0,
+                              static_cast<int>(g.stride_h));
     return;
   }
   XGRAD_DISPATCH_FLOAT(x.dtype(), T, weight_grad_impl<T>(x, gy, w_grad, g));
