@@ -234,11 +234,29 @@ struct InputAdjointS2 {  // d = B t: the input gradient of a tile from its frequ
   }
 };
 
-// The kernels below are templates over a variant: tile sizes, the filter transform G (alpha x 3)
-// and the 2-D transforms of input tiles (B^T d B), products (A^T M A) and output gradients (A g A^T).
-// The input tile is alpha x alpha, at steps of stride * m.
+// The kernels below are templates over a variant: tile sizes, the filter transform G and the 2-D
+// transforms of input tiles (B^T d B), products (A^T M A) and output gradients (A g A^T). The
+// input tile is alpha x alpha, at steps of stride * m. G has filter_alpha distinct rows; frequency
+// row a uses G's row filter_row(a) (for stride 2 the four odd-input rows are all w1's).
+template <class F>
+constexpr int filter_row(int a) {
+  return a < F::filter_alpha ? a : F::filter_alpha - 1;
+}
+// The transformed filter of frequency xi, and whether xi is the first frequency that uses it.
+template <class F>
+constexpr int filter_freq(int xi) {
+  return filter_row<F>(xi / F::alpha) * F::filter_alpha + filter_row<F>(xi % F::alpha);
+}
+template <class F>
+constexpr bool first_of_filter_freq(int xi) {
+  return xi / F::alpha < F::filter_alpha && xi % F::alpha < F::filter_alpha;
+}
+
+// min_block_tiles: measured on the bench_conv layers, 1 thread (stride 1: 64 against 16-32 on
+// (8,256,14,14)->256, 31 ms against 35-39; stride 2, 81 frequencies: (32,64,16,16)->128 fwd+bwd
+// 7.9 ms at 16 tiles, 8.4 at 32, 9.4 at 64).
 struct F2 {
-  static constexpr int m = 2, alpha = 4, stride = 1;
+  static constexpr int m = 2, alpha = 4, stride = 1, filter_alpha = alpha, min_block_tiles = 64;
   using Co = Coefficients<2>;
   static constexpr auto& G = Co::G;
   static constexpr auto A = transpose(Co::AT);  // alpha x m
@@ -247,17 +265,17 @@ struct F2 {
   [[gnu::always_inline]] static void grad(const vf (&g)[2][2], vf (&z)[4][4]) { transform2d(A.v, A.v, g, z); }
 };
 struct F4 {
-  static constexpr int m = 4, alpha = 6, stride = 1;
+  static constexpr int m = 4, alpha = 6, stride = 1, filter_alpha = alpha, min_block_tiles = 64;
   static constexpr auto& G = Coefficients<4>::G;
   [[gnu::always_inline]] static void input(const vf (&d)[6][6], vf (&t)[6][6]) { separable<InputF4>(d, t); }
   [[gnu::always_inline]] static void output(const vf (&v)[6][6], vf (&o)[4][4]) { separable<OutputF4>(v, o); }
   [[gnu::always_inline]] static void grad(const vf (&g)[4][4], vf (&z)[6][6]) { separable<GradF4>(g, z); }
 };
 struct F4S2 {
-  static constexpr int m = 4, alpha = 9, stride = 2;
-  static constexpr float G[9][3] = {{F42::G[0][0], 0, F42::G[0][1]}, {F42::G[1][0], 0, F42::G[1][1]},
+  static constexpr int m = 4, alpha = 9, stride = 2, filter_alpha = 6, min_block_tiles = 16;
+  static constexpr float G[6][3] = {{F42::G[0][0], 0, F42::G[0][1]}, {F42::G[1][0], 0, F42::G[1][1]},
                                     {F42::G[2][0], 0, F42::G[2][1]}, {F42::G[3][0], 0, F42::G[3][1]},
-                                    {F42::G[4][0], 0, F42::G[4][1]}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}};
+                                    {F42::G[4][0], 0, F42::G[4][1]}, {0, 1, 0}};
   [[gnu::always_inline]] static void input(const vf (&d)[9][9], vf (&t)[9][9]) { separable<InputS2>(d, t); }
   [[gnu::always_inline]] static void output(const vf (&v)[9][9], vf (&o)[4][4]) { separable<OutputS2>(v, o); }
   [[gnu::always_inline]] static void grad(const vf (&g)[4][4], vf (&z)[9][9]) { separable<GradS2>(g, z); }
@@ -268,7 +286,7 @@ struct F4S2 {
 
 template <class F>
 struct FilterInverse {
-  static constexpr auto GT = transpose(F::G);  // 3 x alpha
+  static constexpr auto GT = transpose(F::G);  // 3 x filter_alpha
 };
 
 int blas_int(int64 v, const char* what) {
@@ -398,9 +416,9 @@ void block_channels(const float* src, int64 C, int64 H, int64 W, int64 n0, int64
 }
 
 // Work goes in blocks of tiles: whole images, or runs of tile rows of one image, sized so the
-// block's V and M (alpha^2 x (Cp + Kp) x tiles floats) fill about half of L2, but at least 64
-// tiles (the GEMMs' row count: fewer cost more than the cache misses save), and at least one
-// block per thread. A block's input is re-laid out (block_channels) right before its transform,
+// block's V and M (alpha^2 x (Cp + Kp) x tiles floats) fill about half of L2, but at least
+// F::min_block_tiles tiles (the GEMMs' row count: fewer cost more than the cache misses save),
+// and at least one block per thread. A block's input is re-laid out (block_channels) right before its transform,
 // so it is read from cache.
 struct Block {
   int64 n0, images, ty0, tile_rows, tiles;
@@ -412,14 +430,17 @@ struct Blocking {
   int64 blocks_per_image = 1, count = 0, max_tiles = 0, max_images = 1, max_tile_rows = 0;
 
   // whole_images: blocks never split an image (the strided input gradient's tiles overlap).
-  Blocking(const Geometry& g, int alpha, bool whole_images = false) {
+  template <class F>
+  Blocking(const Geometry& g, F, bool whole_images = false) {
+    constexpr int alpha = F::alpha;
+    constexpr int64 min_tiles = F::min_block_tiles;
     // XGRAD_WINOGRAD_BLOCK=<tiles> overrides the target, for tuning with bench_winograd.
     static const int64 forced = [] {
       const char* env = std::getenv("XGRAD_WINOGRAD_BLOCK");
       return env ? std::atoll(env) : 0;
     }();
     const int64 target =
-        std::max<int64>(64, forced > 0 ? forced : (int64{1} << 19) / (4 * alpha * alpha * (g.Cp + g.Kp)));
+        forced > 0 ? forced : std::max<int64>(min_tiles, (int64{1} << 19) / (4 * alpha * alpha * (g.Cp + g.Kp)));
     const int64 threads = parallel::chunks_for(g.N * g.tiles_h, 1);
     if (whole_images || (g.tiles_per_image <= target && (g.N >= threads || g.tiles_h == 1))) {
       images_per_block = std::max<int64>(1, std::min(target / g.tiles_per_image, (g.N + threads - 1) / threads));
@@ -631,25 +652,30 @@ void transform_output_grad(const Geometry& g, const Block& k, const float* gl, c
 // Filters in the Winograd domain: freqs matrices [Cp][Kp], skewed by 64 bytes like Panel.
 int64 filter_stride(const Geometry& g) { return g.Cp * g.Kp + 16; }
 
-// U[xi][c][k] = (G w[k][c] G^T)[xi] (zero for padded channels), L output channels at a time.
+// U[xi][c][k] = (G w[k][c] G^T)[xi] (zero for padded channels) for the filter_alpha^2 distinct
+// frequencies, L output channels at a time. Transposed, U[xi][k][c] (L input channels at a time):
+// the input gradient's GEMMs then read it as it is.
 template <class F>
-void transform_filters(const Geometry& g, const float* w, float* U) {
-  constexpr int alpha = F::alpha;
-  const int64 blocks = g.Kp / L;
+void transform_filters(const Geometry& g, const float* w, float* U, bool transposed = false) {
+  constexpr int alpha = F::filter_alpha;
+  // U's matrices are rows x cols; w[k][c] sits at row r, column j: (k, c) = transposed ? (r, j) : (j, r).
+  const int64 rows = transposed ? g.Kp : g.Cp, cols = transposed ? g.Cp : g.Kp, blocks = cols / L;
+  const int64 real_rows = transposed ? g.K : g.C, real_cols = transposed ? g.C : g.K;
+  const int64 row_step = transposed ? g.C * 9 : 9, col_step = transposed ? 9 : g.C * 9;
   // Past L2 size, U goes to memory either way: streaming stores skip reading its lines first.
   const bool stream = alpha * alpha * filter_stride(g) * 4 > (int64{4} << 20);
-  parallel::parallel_for(g.Cp * blocks, 16, [&](int64 begin, int64 end) {
+  parallel::parallel_for(rows * blocks, 16, [&](int64 begin, int64 end) {
     alignas(64) float d[9][L];
     for (int64 item = begin; item < end; ++item) {
-      const int64 c = item / blocks, k0 = item % blocks * L;
-      const int count = c < g.C ? static_cast<int>(std::min<int64>(L, g.K - k0)) : 0;
+      const int64 r = item / blocks, j0 = item % blocks * L;
+      const int count = r < real_rows ? static_cast<int>(std::min<int64>(L, real_cols - j0)) : 0;
       for (int e = 0; e < 9; ++e)
-        for (int l = 0; l < L; ++l) d[e][l] = l < count ? w[((k0 + l) * g.C + c) * 9 + e] : 0.0f;
+        for (int l = 0; l < L; ++l) d[e][l] = l < count ? w[r * row_step + (j0 + l) * col_step + e] : 0.0f;
       vf in[3][3], out[alpha][alpha];
       for (int a = 0; a < 3; ++a)
         for (int b = 0; b < 3; ++b) in[a][b] = vf::load_aligned(d[a * 3 + b]);
       transform2d(F::G, F::G, in, out);
-      float* dst = U + c * g.Kp + k0;
+      float* dst = U + r * cols + j0;
 #if defined(__AVX512F__)
       if constexpr (L == 16) {
         if (stream) {
@@ -671,7 +697,7 @@ void transform_filters(const Geometry& g, const float* w, float* U) {
 // gw[k][c] = G^T dU[c][k] G, L output channels at a time.
 template <class F>
 void inverse_transform_filters(const Geometry& g, const float* dU, float* gw) {
-  constexpr int alpha = F::alpha;
+  constexpr int alpha = F::filter_alpha;
   const int64 blocks = g.Kp / L;
   parallel::parallel_for(g.C * blocks, 16, [&](int64 begin, int64 end) {
     alignas(64) float o[9][L];
@@ -695,12 +721,12 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
   constexpr int alpha = F::alpha, freqs = alpha * alpha;
   if (g.tiles == 0) return;
   thread_local std::vector<float> u_buffer, bias_buffer;
-  float* U = scratch(u_buffer, freqs * filter_stride(g));
+  float* U = scratch(u_buffer, F::filter_alpha * F::filter_alpha * filter_stride(g));
   transform_filters<F>(g, w, U);
   float* bias_padded = scratch(bias_buffer, g.Kp);
   std::fill(bias_padded, bias_padded + g.Kp, 0.0f);
   if (bias) std::copy(bias, bias + g.K, bias_padded);
-  const Blocking plan(g, alpha);
+  const Blocking plan(g, F{});
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   parallel::parallel_for(plan.count, 1, [&](int64 begin, int64 end) {
@@ -716,23 +742,23 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
       const int rows = static_cast<int>(k.tiles);
       for (int xi = 0; xi < freqs; ++xi)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, bk, bc, 1.0f, V.at(xi), bc,
-                    U + xi * filter_stride(g), bk, 0.0f, M.at(xi), bk);
+                    U + filter_freq<F>(xi) * filter_stride(g), bk, 0.0f, M.at(xi), bk);
       transform_output<F>(g, k, M, bias_padded, y);
     }
   });
 }
 
 // The input gradient of a strided variant (stride 1 runs as a forward pass with flipped filters):
-// per frequency dV = Z · U^T (Z: the output gradient's tiles, A gy A^T), then every tile's
+// per frequency dV = Z · U^T (Z: the output gradient's tiles, A gy A^T; U made transposed), then every tile's
 // B dV B^T is added into its block's input frame. Tiles share rows, so blocks hold whole images.
 template <class F>
 void backward_input(const Geometry& g, const float* gy, const float* w, float* gx) {
   constexpr int alpha = F::alpha, freqs = alpha * alpha, m = F::m;
   if (g.tiles == 0) return;
   thread_local std::vector<float> u_buffer;
-  float* U = scratch(u_buffer, freqs * filter_stride(g));
-  transform_filters<F>(g, w, U);
-  const Blocking plan(g, alpha, /*whole_images=*/true);
+  float* UT = scratch(u_buffer, F::filter_alpha * F::filter_alpha * filter_stride(g));
+  transform_filters<F>(g, w, UT, /*transposed=*/true);
+  const Blocking plan(g, F{}, /*whole_images=*/true);
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
@@ -748,8 +774,8 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
       transform_output_grad<F>(g, k, gl, Z);
       const int rows = static_cast<int>(k.tiles);
       for (int xi = 0; xi < freqs; ++xi)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, bc, bk, 1.0f, Z.at(xi), bk,
-                    U + xi * filter_stride(g), bk, 0.0f, dV.at(xi), bc);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, bc, bk, 1.0f, Z.at(xi), bk,
+                    UT + filter_freq<F>(xi) * filter_stride(g), bc, 0.0f, dV.at(xi), bc);
       transform_input_adjoint<F>(g, k, dV, xl);
       unblock_channels(xl, g.Hp, g.Wp, g.pad_h, g.pad_w, g.C, g.H, g.W, k.n0, k.images, gx);
     }
@@ -759,12 +785,12 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
 template <class F>
 void backward_weight(const Geometry& g, const float* x, const float* gy, float* gw) {
   constexpr int alpha = F::alpha, freqs = alpha * alpha, m = F::m;
-  const int64 filter_size = freqs * filter_stride(g);
+  const int64 filter_size = F::filter_alpha * F::filter_alpha * filter_stride(g);
   if (g.tiles == 0) {
     std::memset(gw, 0, static_cast<std::size_t>(g.K * g.C * 9) * sizeof(float));
     return;
   }
-  const Blocking plan(g, alpha);
+  const Blocking plan(g, F{});
   const int chunks = parallel::chunks_for(plan.count, 1);
   // One dU per chunk, summed afterwards: the chunks never write the same memory.
   thread_local std::vector<float> du_buffer;
@@ -788,10 +814,12 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
       transform_input<F>(g, k, xl, V);
       transform_output_grad<F>(g, k, gl, Z);
       const int rows = static_cast<int>(k.tiles);
-      const float beta = b == begin ? 0.0f : 1.0f;
-      for (int xi = 0; xi < freqs; ++xi)
+      // Frequencies that share a transformed filter add into one dU (G^T's columns for them are equal).
+      for (int xi = 0; xi < freqs; ++xi) {
+        const float beta = b == begin && first_of_filter_freq<F>(xi) ? 0.0f : 1.0f;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bc, bk, rows, 1.0f, V.at(xi), bc, Z.at(xi), bk, beta,
-                    mine + xi * filter_stride(g), bk);
+                    mine + filter_freq<F>(xi) * filter_stride(g), bk);
+      }
     }
   });
   for (int i = 1; i < chunks; ++i) {
