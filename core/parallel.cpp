@@ -3,6 +3,8 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -22,7 +24,26 @@ namespace {
 thread_local bool tls_in_region = false;
 thread_local int tls_chunk = 0;
 
-// Workers sleep on a condition variable and wake for each job; the caller runs chunk 0 itself.
+// Spins until done() or for about kSpin; false if it gave up. Waking a sleeping thread costs tens
+// of microseconds on this VM (the idle vCPU halts), more than many of the kernels between two
+// parallel_for calls, so workers and the caller first spin for a while (as OpenMP runtimes do).
+// Bounded, unlike OpenBLAS's workers, whose endless spinning took our second core (ARCHITECTURE.md).
+constexpr auto kSpin = std::chrono::microseconds(200);
+template <class Done>
+bool spin_until(Done done) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() - start > kSpin) return done();
+  }
+}
+
+// Workers spin, then sleep on a condition variable, between jobs; the caller runs chunk 0 itself.
 class Pool {
  public:
   explicit Pool(int threads) : threads_(threads) {
@@ -31,7 +52,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard lock(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
@@ -44,14 +65,23 @@ class Pool {
       std::lock_guard lock(mu_);
       job_ = &chunk_fn;
       chunks_ = chunks;
-      pending_ = chunks - 1;
+      pending_.store(chunks - 1);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     run_chunk(0);
+    const auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
     std::unique_lock lock(mu_);
-    done_.wait(lock, [&] { return pending_ == 0; });
+    if (!finished()) {
+      lock.unlock();
+      if (!spin_until(finished)) {
+        lock.lock();
+        done_.wait(lock, finished);
+      } else {
+        lock.lock();
+      }
+    }
     job_ = nullptr;
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
@@ -71,17 +101,23 @@ class Pool {
   }
   void work(int index) {
     std::uint64_t seen = 0;
+    const auto ready = [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; };
     for (;;) {
       {
-        std::unique_lock lock(mu_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
+        if (!spin_until(ready)) {
+          std::unique_lock lock(mu_);
+          wake_.wait(lock, ready);
+        }
+        std::lock_guard lock(mu_);
+        if (stop_.load()) return;
+        seen = generation_.load();
         if (index >= chunks_) continue;
       }
       run_chunk(index);
-      std::lock_guard lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mu_);  // the caller checks pending_ under mu_ before it sleeps
+        done_.notify_one();
+      }
     }
   }
 
@@ -90,9 +126,10 @@ class Pool {
   std::mutex job_mu_, mu_;
   std::condition_variable wake_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  int chunks_ = 0, pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  int chunks_ = 0;
+  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
   std::exception_ptr error_;
 };
 
