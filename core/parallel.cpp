@@ -183,6 +183,21 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   p.run(chunks, chunk_fn);
 }
 
+void parallel_for_dynamic(std::int64_t n, const std::function<void(std::int64_t, int)>& fn) {
+  const int chunks = chunks_for(n, 1);
+  if (chunks <= 1) {
+    for (std::int64_t i = 0; i < n; ++i) fn(i, 0);
+    return;
+  }
+  std::atomic<std::int64_t> next{0};
+  const std::function<void(int)> chunk_fn = [&](int c) {
+    for (std::int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
+         i = next.fetch_add(1, std::memory_order_relaxed))
+      fn(i, c);
+  };
+  pool().run(chunks, chunk_fn);
+}
+
 }  // namespace parallel
 
 void set_num_threads(int threads) {

@@ -729,12 +729,12 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
   const Blocking plan(g, F{});
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
-  parallel::parallel_for(plan.count, 1, [&](int64 begin, int64 end) {
+  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int) {
     thread_local std::vector<float> x_buffer, v_buffer, m_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     const Panel V(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
     const Panel M(scratch(m_buffer, Panel::floats(freqs, plan.max_tiles, g.Kp)), plan.max_tiles, g.Kp);
-    for (int64 b = begin; b < end; ++b) {
+    {
       const Block k = plan(g, b);
       block_channels(x, g.C, g.H, g.W, k.n0, k.images, k.ty0 * g.step, g.frame_rows(k.tile_rows), g.pad_h, g.pad_w,
                      g.Wp, xl);
@@ -762,13 +762,13 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for(plan.count, 1, [&](int64 begin, int64 end) {
+  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.Hp * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * g.tiles_h * m * Wb);
     const Panel dV(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
     const Panel Z(scratch(z_buffer, Panel::floats(freqs, plan.max_tiles, g.Kp)), plan.max_tiles, g.Kp);
-    for (int64 b = begin; b < end; ++b) {
+    {
       const Block k = plan(g, b);
       block_channels(gy, g.K, g.Ho, g.Wo, k.n0, k.images, 0, g.tiles_h * m, 0, 0, Wb, gl);
       transform_output_grad<F>(g, k, gl, Z);
@@ -792,21 +792,24 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
   }
   const Blocking plan(g, F{});
   const int chunks = parallel::chunks_for(plan.count, 1);
-  // One dU per chunk, summed afterwards: the chunks never write the same memory.
+  // One dU per chunk, summed afterwards: the chunks never write the same memory. A chunk's first
+  // block overwrites its dU; a chunk that got no block is left out of the sum.
   thread_local std::vector<float> du_buffer;
   float* dU = scratch(du_buffer, filter_size * chunks);
+  std::vector<char> used(static_cast<std::size_t>(std::max(chunks, 1)), 0);
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for(plan.count, 1, [&](int64 begin, int64 end) {
+  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int chunk) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * plan.max_tile_rows * m * Wb);
     const Panel V(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
     const Panel Z(scratch(z_buffer, Panel::floats(freqs, plan.max_tiles, g.Kp)), plan.max_tiles, g.Kp);
-    // chunk_index() is the outer chunk's when this runs nested (inline, as one chunk).
-    float* mine = dU + (chunks == 1 ? 0 : parallel::chunk_index()) * filter_size;
-    for (int64 b = begin; b < end; ++b) {
+    // Nested in an outer parallel region this runs inline as one chunk (chunks == 1).
+    const int c = chunks == 1 ? 0 : chunk;
+    float* mine = dU + c * filter_size;
+    {
       const Block k = plan(g, b);
       block_channels(x, g.C, g.H, g.W, k.n0, k.images, k.ty0 * g.step, g.frame_rows(k.tile_rows), g.pad_h, g.pad_w,
                      g.Wp, xl);
@@ -815,18 +818,23 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
       transform_output_grad<F>(g, k, gl, Z);
       const int rows = static_cast<int>(k.tiles);
       // Frequencies that share a transformed filter add into one dU (G^T's columns for them are equal).
+      const bool first = !used[static_cast<std::size_t>(c)];
       for (int xi = 0; xi < freqs; ++xi) {
-        const float beta = b == begin && first_of_filter_freq<F>(xi) ? 0.0f : 1.0f;
+        const float beta = first && first_of_filter_freq<F>(xi) ? 0.0f : 1.0f;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bc, bk, rows, 1.0f, V.at(xi), bc, Z.at(xi), bk, beta,
                     mine + filter_freq<F>(xi) * filter_stride(g), bk);
       }
+      used[static_cast<std::size_t>(c)] = 1;
     }
   });
   for (int i = 1; i < chunks; ++i) {
+    if (!used[static_cast<std::size_t>(i)]) continue;
     const float* other = dU + i * filter_size;
+    const bool add = used[0];
     parallel::parallel_for(filter_size, 1 << 14, [&](int64 begin, int64 end) {
-      for (int64 j = begin; j < end; ++j) dU[j] += other[j];
+      for (int64 j = begin; j < end; ++j) dU[j] = add ? dU[j] + other[j] : other[j];
     });
+    used[0] = 1;
   }
   inverse_transform_filters<F>(g, dU, gw);
 }
