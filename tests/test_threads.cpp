@@ -84,6 +84,39 @@ TEST_CASE("threads: chunks run on distinct threads and know their index; nested 
   CHECK(parallel::chunk_index() == 0);
 }
 
+TEST_CASE("threads: parallel_for_dynamic visits every item once, each with its chunk's index") {
+  ThreadCountGuard guard;
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (std::int64_t n : {0, 1, 2, 5, 200}) {
+      std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+      std::vector<int> chunk_of(static_cast<std::size_t>(n), -1);
+      std::mutex mu;
+      std::set<std::pair<int, std::thread::id>> chunk_threads;
+      parallel::parallel_for_dynamic(n, [&](std::int64_t i, int chunk) {
+        ++hits[static_cast<std::size_t>(i)];
+        chunk_of[static_cast<std::size_t>(i)] = chunk;
+        CHECK(chunk == parallel::chunk_index());
+        std::lock_guard lock(mu);
+        chunk_threads.insert({chunk, std::this_thread::get_id()});
+      });
+      for (auto& h : hits) CHECK(h.load() == 1);
+      const int chunks = parallel::chunks_for(n, 1);
+      for (int c : chunk_of) CHECK((c >= 0 && c < chunks));
+      // One thread per chunk: no chunk index shows up on two threads.
+      std::set<int> seen;
+      for (const auto& [c, id] : chunk_threads) CHECK(seen.insert(c).second);
+    }
+  }
+  // Inside a chunk it runs inline, as chunk 0.
+  set_num_threads(2);
+  parallel::parallel_for(2, 1, [&](std::int64_t, std::int64_t) {
+    std::vector<int> chunks;
+    parallel::parallel_for_dynamic(4, [&](std::int64_t, int chunk) { chunks.push_back(chunk); });
+    CHECK(chunks == std::vector<int>{0, 0, 0, 0});
+  });
+}
+
 TEST_CASE("threads: an exception in any chunk reaches the caller and the pool keeps working") {
   ThreadCountGuard guard;
   set_num_threads(2);
