@@ -146,13 +146,17 @@ std::unique_ptr<Pool>& pool_slot() {
   static std::unique_ptr<Pool> pool;
   return pool;
 }
+// Every GEMM and kernel asks for the pool: after the first call that is one atomic load, no lock.
+std::atomic<Pool*> current_pool{nullptr};
 Pool& pool() {
+  if (Pool* p = current_pool.load(std::memory_order_acquire)) return *p;
   std::lock_guard lock(pool_mu);
   auto& p = pool_slot();
   if (!p) {
     p = std::make_unique<Pool>(default_threads());
     openblas_set_num_threads(1);  // xgrad splits GEMMs over its own pool (core/kernels/blas.cpp)
   }
+  current_pool.store(p.get(), std::memory_order_release);
   return *p;
 }
 
@@ -204,8 +208,10 @@ void set_num_threads(int threads) {
   XGRAD_CHECK(threads >= 1, "set_num_threads: expected at least 1 thread, got {}", threads);
   std::lock_guard lock(parallel::pool_mu);
   auto& p = parallel::pool_slot();
+  parallel::current_pool.store(nullptr, std::memory_order_release);
   p.reset();
   p = std::make_unique<parallel::Pool>(threads);
+  parallel::current_pool.store(p.get(), std::memory_order_release);
   openblas_set_num_threads(1);
 }
 
