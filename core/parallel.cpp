@@ -187,8 +187,8 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   p.run(chunks, chunk_fn);
 }
 
-void parallel_for_dynamic(std::int64_t n, const std::function<void(std::int64_t, int)>& fn) {
-  const int chunks = chunks_for(n, 1);
+void parallel_for_dynamic(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, int)>& fn) {
+  const int chunks = chunks_for(n, grain);
   if (chunks <= 1) {
     for (std::int64_t i = 0; i < n; ++i) fn(i, 0);
     return;

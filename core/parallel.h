@@ -12,9 +12,9 @@ namespace xgrad::parallel {
 void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn);
 
 // Runs fn(item, chunk) for every item in [0, n), handing items out one at a time from a shared
-// counter to chunks_for(n, 1) chunks (the caller runs chunk 0): a thread the machine delays takes
-// fewer items instead of stalling the loop. For items of a few hundred microseconds and up.
-void parallel_for_dynamic(std::int64_t n, const std::function<void(std::int64_t, int)>& fn);
+// counter to chunks_for(n, grain) chunks (the caller runs chunk 0): a thread the machine delays
+// takes fewer items instead of stalling the loop. For items of tens of microseconds and up.
+void parallel_for_dynamic(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, int)>& fn);
 
 // The number of chunks parallel_for would use for (n, grain): size per-chunk scratch with it.
 int chunks_for(std::int64_t n, std::int64_t grain);

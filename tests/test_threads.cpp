@@ -93,7 +93,7 @@ TEST_CASE("threads: parallel_for_dynamic visits every item once, each with its c
       std::vector<int> chunk_of(static_cast<std::size_t>(n), -1);
       std::mutex mu;
       std::set<std::pair<int, std::thread::id>> chunk_threads;
-      parallel::parallel_for_dynamic(n, [&](std::int64_t i, int chunk) {
+      parallel::parallel_for_dynamic(n, 1, [&](std::int64_t i, int chunk) {
         ++hits[static_cast<std::size_t>(i)];
         chunk_of[static_cast<std::size_t>(i)] = chunk;
         CHECK(chunk == parallel::chunk_index());
@@ -112,7 +112,7 @@ TEST_CASE("threads: parallel_for_dynamic visits every item once, each with its c
   set_num_threads(2);
   parallel::parallel_for(2, 1, [&](std::int64_t, std::int64_t) {
     std::vector<int> chunks;
-    parallel::parallel_for_dynamic(4, [&](std::int64_t, int chunk) { chunks.push_back(chunk); });
+    parallel::parallel_for_dynamic(4, 1, [&](std::int64_t, int chunk) { chunks.push_back(chunk); });
     CHECK(chunks == std::vector<int>{0, 0, 0, 0});
   });
 }

@@ -729,7 +729,7 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
   const Blocking plan(g, F{});
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
-  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int) {
+  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int) {
     thread_local std::vector<float> x_buffer, v_buffer, m_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     const Panel V(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
@@ -762,7 +762,7 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int) {
+  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.Hp * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * g.tiles_h * m * Wb);
@@ -800,7 +800,7 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for_dynamic(plan.count, [&](int64 b, int chunk) {
+  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int chunk) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * plan.max_tile_rows * m * Wb);
