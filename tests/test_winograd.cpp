@@ -1,7 +1,7 @@
 // The Winograd 3x3 convolution kernels (core/kernels/winograd.h) against a direct float64
 // convolution: forward (with and without bias), input gradient and weight gradient, for F(2x2,3x3)
-// and F(4x4,3x3), over pads 0/1/2, sizes that are not multiples of the tile, 1x1 outputs, N = 1,
-// C = 1, K = 1. Errors are max |got - ref| / max |ref| on N(0,1) data.
+// and F(4x4,3x3) at stride 1 and 2, over pads 0/1/2, sizes that are not multiples of the tile, 1x1 outputs,
+// N = 1, C = 1, K = 1. Errors are max |got - ref| / max |ref| on N(0,1) data.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -137,10 +137,22 @@ Errors run_case(const Case& s, int tile, bool with_bias, unsigned seed) {
 }
 
 // Measured over every case in this file (N(0,1) data, XGRAD_WINOGRAD_REPORT=1 prints them):
-// F(2x2) at most 5.2e-7, F(4x4) at most 8.0e-6 (the C >= 64 layers: 1.8e-6..8.0e-6);
+// F(2x2) at most 5.2e-7, F(4x4) at most 8.0e-6 (the C >= 64 layers: 1.8e-6..8.0e-6), stride 2 at
+// most 2.9e-6;
 // F(4x4)'s transform constants (up to 8 and 1/24) amplify rounding ~10x over F(2x2). The bounds
 // leave about an order of magnitude of room.
 double tolerance(int tile) { return tile == 2 ? 1e-5 : 5e-5; }
+
+// Runs a case and checks all three results against the float64 reference.
+void check_case(const Case& s, int tile, bool with_bias, unsigned seed) {
+  INFO("tile ", tile, ", stride ", s.stride, ", N=", s.N, " C=", s.C, " ", s.H, "x", s.W, " K=", s.K, " pad ", s.pad_h,
+       ",", s.pad_w, ", bias ", with_bias, ", threads ", xgrad::get_num_threads());
+  const Errors e = run_case(s, tile, with_bias, seed);
+  const int m = tile == 0 ? 4 : tile;
+  CHECK(e.forward < tolerance(m));
+  CHECK(e.backward_input < tolerance(m));
+  CHECK(e.backward_weight < tolerance(m));
+}
 
 const Case kCases[] = {
     {2, 3, 7, 9, 4, 1, 1},     // H, W not multiples of either tile
@@ -160,21 +172,7 @@ const Case kCases[] = {
 TEST_CASE("winograd forward, input gradient and weight gradient match a float64 direct convolution") {
   for (int tile : {2, 4}) {
     for (const Case& s : kCases) {
-      for (bool with_bias : {false, true}) {
-        CAPTURE(tile);
-        CAPTURE(s.N);
-        CAPTURE(s.C);
-        CAPTURE(s.H);
-        CAPTURE(s.W);
-        CAPTURE(s.K);
-        CAPTURE(s.pad_h);
-        CAPTURE(s.pad_w);
-        CAPTURE(with_bias);
-        const Errors e = run_case(s, tile, with_bias, 7);
-        CHECK(e.forward < tolerance(tile));
-        CHECK(e.backward_input < tolerance(tile));
-        CHECK(e.backward_weight < tolerance(tile));
-      }
+      for (bool with_bias : {false, true}) check_case(s, tile, with_bias, 7);
     }
   }
 }
@@ -183,12 +181,8 @@ TEST_CASE("winograd default tile is F(4x4) and matches with 1 and 2 threads") {
   const Case s{4, 16, 12, 12, 16, 1, 1};
   const int saved = xgrad::get_num_threads();
   for (int threads : {1, 2}) {
-    CAPTURE(threads);
     xgrad::set_num_threads(threads);
-    const Errors e = run_case(s, 0, true, 11);
-    CHECK(e.forward < tolerance(4));
-    CHECK(e.backward_input < tolerance(4));
-    CHECK(e.backward_weight < tolerance(4));
+    check_case(s, 0, true, 11);
   }
   xgrad::set_num_threads(saved);
 }
@@ -199,16 +193,7 @@ TEST_CASE("winograd blocks of tile rows (large images, or fewer images than thre
   for (int threads : {1, 2}) {
     xgrad::set_num_threads(threads);
     for (int tile : {2, 4}) {
-      for (const Case& s : cases) {
-        CAPTURE(threads);
-        CAPTURE(tile);
-        CAPTURE(s.H);
-        CAPTURE(s.W);
-        const Errors e = run_case(s, tile, true, 13);
-        CHECK(e.forward < tolerance(tile));
-        CHECK(e.backward_input < tolerance(tile));
-        CHECK(e.backward_weight < tolerance(tile));
-      }
+      for (const Case& s : cases) check_case(s, tile, true, 13);
     }
   }
   xgrad::set_num_threads(saved);
@@ -232,23 +217,8 @@ TEST_CASE("winograd stride 2 matches a float64 direct convolution, 1 and 2 threa
   const int saved = xgrad::get_num_threads();
   for (int threads : {1, 2}) {
     xgrad::set_num_threads(threads);
-    for (const Case& s : cases) {
-      for (bool with_bias : {false, true}) {
-        CAPTURE(threads);
-        CAPTURE(s.N);
-        CAPTURE(s.C);
-        CAPTURE(s.H);
-        CAPTURE(s.W);
-        CAPTURE(s.K);
-        CAPTURE(s.pad_h);
-        CAPTURE(s.pad_w);
-        CAPTURE(with_bias);
-        const Errors e = run_case(s, 0, with_bias, 17);
-        CHECK(e.forward < tolerance(4));
-        CHECK(e.backward_input < tolerance(4));
-        CHECK(e.backward_weight < tolerance(4));
-      }
-    }
+    for (const Case& s : cases)
+      for (bool with_bias : {false, true}) check_case(s, 0, with_bias, 17);
   }
   xgrad::set_num_threads(saved);
 }
@@ -310,14 +280,8 @@ TEST_CASE("winograd rejects bad sizes, pads and tiles") {
 TEST_CASE("winograd error on realistic layers stays within float32 tolerance") {
   // The last: transformed filters past 4 MiB (F(4x4)), written with streaming stores.
   const Case cases[] = {{2, 64, 14, 14, 64, 1, 1}, {1, 256, 14, 14, 32, 1, 1}, {1, 192, 6, 7, 200, 1, 0}};
-  for (int tile : {2, 4}) {
-    for (const Case& s : cases) {
-      const Errors e = run_case(s, tile, true, 3);
-      CAPTURE(tile);
-      CAPTURE(s.C);
-      CHECK(e.forward < tolerance(tile));
-      CHECK(e.backward_input < tolerance(tile));
-      CHECK(e.backward_weight < tolerance(tile));
-    }
-  }
+  for (int tile : {2, 4})
+    for (const Case& s : cases) check_case(s, tile, true, 3);
+  // Stride 2: the bench_conv layer (one image of it), and one past 4 MiB of transformed filters.
+  for (const Case& s : {Case{2, 64, 16, 16, 128, 1, 1, 2}, Case{1, 192, 14, 14, 200, 1, 1, 2}}) check_case(s, 0, true, 3);
 }
