@@ -12,6 +12,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -251,6 +252,19 @@ template <class F>
 constexpr bool first_of_filter_freq(int xi) {
   return xi / F::alpha < F::filter_alpha && xi % F::alpha < F::filter_alpha;
 }
+// The frequencies in the order the GEMMs take them: those sharing a transformed filter one after
+// another (ascending within), so each filter matrix is read from memory once per block.
+template <class F>
+struct GemmOrder {
+  static constexpr auto order = [] {
+    std::array<int, F::alpha * F::alpha> o{};
+    int n = 0;
+    for (int f = 0; f < F::filter_alpha * F::filter_alpha; ++f)
+      for (int xi = 0; xi < F::alpha * F::alpha; ++xi)
+        if (filter_freq<F>(xi) == f) o[static_cast<std::size_t>(n++)] = xi;
+    return o;
+  }();
+};
 
 // min_block_tiles: measured on the bench_conv layers, 1 thread (stride 1: 64 against 16-32 on
 // (8,256,14,14)->256, 31 ms against 35-39; stride 2, 81 frequencies: (32,64,16,16)->128 fwd+bwd
@@ -740,7 +754,7 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
                      g.Wp, xl);
       transform_input<F>(g, k, xl, V);
       const int rows = static_cast<int>(k.tiles);
-      for (int xi = 0; xi < freqs; ++xi)
+      for (const int xi : GemmOrder<F>::order)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, bk, bc, 1.0f, V.at(xi), bc,
                     U + filter_freq<F>(xi) * filter_stride(g), bk, 0.0f, M.at(xi), bk);
       transform_output<F>(g, k, M, bias_padded, y);
@@ -773,7 +787,7 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
       block_channels(gy, g.K, g.Ho, g.Wo, k.n0, k.images, 0, g.tiles_h * m, 0, 0, Wb, gl);
       transform_output_grad<F>(g, k, gl, Z);
       const int rows = static_cast<int>(k.tiles);
-      for (int xi = 0; xi < freqs; ++xi)
+      for (const int xi : GemmOrder<F>::order)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, bc, bk, 1.0f, Z.at(xi), bk,
                     UT + filter_freq<F>(xi) * filter_stride(g), bc, 0.0f, dV.at(xi), bc);
       transform_input_adjoint<F>(g, k, dV, xl);
@@ -819,7 +833,7 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
       const int rows = static_cast<int>(k.tiles);
       // Frequencies that share a transformed filter add into one dU (G^T's columns for them are equal).
       const bool first = !used[static_cast<std::size_t>(c)];
-      for (int xi = 0; xi < freqs; ++xi) {
+      for (const int xi : GemmOrder<F>::order) {
         const float beta = first && first_of_filter_freq<F>(xi) ? 0.0f : 1.0f;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bc, bk, rows, 1.0f, V.at(xi), bc, Z.at(xi), bk, beta,
                     mine + filter_freq<F>(xi) * filter_stride(g), bk);
