@@ -48,6 +48,8 @@ const Layer kLayers[] = {
     {64, 128, 4, 4, 128, {0, 0}, {0, 0}},
     {64, 8, 28, 28, 8, {0, 0}, {0, 0}},
     {32, 64, 16, 16, 128, {2.62, 1.75}, {8.68, 5.39}, 2},  // the strided layer of bench_conv
+    {8, 64, 56, 56, 128, {0, 0}, {0, 0}, 2},               // larger images, for worthwhile()'s bound
+    {2, 64, 112, 112, 128, {0, 0}, {0, 0}, 2},
 };
 const char* kDirection[] = {"fwd", "dx", "dw", "fwd+dx+dw"};
 
@@ -209,7 +211,7 @@ void run(benchmark::State& state) {
 void BM_Winograd(benchmark::State& state) { run(state); }
 BENCHMARK(BM_Winograd)
     ->ArgNames({"layer", "threads", "dir", "tile"})
-    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {1, 2}, {0, 1, 2, 3}, {4, 2}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {1, 2}, {0, 1, 2, 3}, {4, 2}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.3);

@@ -256,6 +256,11 @@ TEST_CASE("winograd worthwhile: enough channels and pixels") {
   CHECK(wino::worthwhile(8, 256, 14, 14, 256));
   CHECK_FALSE(wino::worthwhile(64, 1, 28, 28, 32));  // C = 1: 16x channel padding
   CHECK_FALSE(wino::worthwhile(8, 256, 2, 2, 256));  // a 4x4 tile would be mostly padding
+  CHECK(wino::worthwhile(32, 64, 16, 16, 128, 2));
+  CHECK(wino::worthwhile(2, 64, 112, 112, 128, 2));
+  CHECK_FALSE(wino::worthwhile(2, 64, 224, 224, 128, 2));  // whole-image blocks of 48 MiB
+  CHECK_FALSE(wino::worthwhile(2, 64, 6, 6, 128, 2));
+  CHECK_FALSE(wino::worthwhile(2, 64, 16, 16, 128, 3));
 }
 
 TEST_CASE("winograd rejects bad sizes, pads and tiles") {

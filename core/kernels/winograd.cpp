@@ -912,11 +912,15 @@ void conv3x3_backward_weight(const float* x, const float* gy, float* gw, int64 N
 // Channels are padded to multiples of 16 (the AVX-512 width), so few channels waste most of the
 // GEMMs: measured (bench_winograd, 1 thread, pad 1) C = K = 8 on 28x28 still ran 4x faster than
 // im2col + sgemm, C = 1 -> K = 32 2.5x slower. Below 4x4 a 4x4 output tile is mostly padding.
-// Stride 2: (32,64,16,16)->128 ran 1.7x faster than per-image im2col + sgemm (forward 2.1x, input
-// gradient 1.3x, weight gradient 1.9x; bench_winograd layer 8, 1 thread).
+// Stride 2, against per-image im2col + sgemm (bench_winograd layers 8-10, 1 thread, fwd + dx + dw):
+// (32,64,16,16)->128 2.3x, (8,64,56,56)->128 2.4x, (2,64,112,112)->128 1.9x, but its input gradient
+// only 1.2x: that pass takes whole images per block (tiles overlap), 12 MiB of panels there. Past
+// 16 MiB per image the layer stays with im2col.
 bool worthwhile(int64 N, int64 C, int64 H, int64 W, int64 K, int stride) {
   if (stride == 1) return C >= 8 && K >= 8 && H >= 4 && W >= 4;
-  return stride == 2 && C >= 8 && K >= 8 && H >= 7 && W >= 7;
+  if (stride != 2 || C < 8 || K < 8 || H < 7 || W < 7) return false;
+  const int64 tiles = ((H - 1) / 8 + 1) * ((W - 1) / 8 + 1);  // at pad 1: outputs (H + 1) / 2, 4 per tile
+  return tiles * 81 * (round_up(C) + round_up(K)) * 4 <= (int64{16} << 20);
 }
 
 }  // namespace xgrad::kernels::winograd
