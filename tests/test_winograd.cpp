@@ -35,65 +35,44 @@ std::vector<float> randn(std::size_t n, unsigned seed) {
   return v;
 }
 
-// Direct definitions in double: y[n,k,i,j] = sum_{c,a,b} x[n,c,i*s+a-ph,j*s+b-pw] w[k,c,a,b] (+ bias[k]).
-std::vector<double> ref_forward(const Case& s, const std::vector<float>& x, const std::vector<float>& w,
-                                const float* bias) {
+// Calls fn(y index, x index, w index) for every product x * w that a direct convolution sums into
+// y: y[n,k,i,j] = sum_{c,a,b} x[n,c,i*s+a-ph,j*s+b-pw] w[k,c,a,b], taps in the padding skipped.
+template <class Fn>
+void for_each_product(const Case& s, Fn fn) {
   const int64_t Ho = s.Ho(), Wo = s.Wo();
-  std::vector<double> y(static_cast<std::size_t>(s.N * s.K * Ho * Wo));
   for (int64_t n = 0; n < s.N; ++n)
     for (int64_t k = 0; k < s.K; ++k)
       for (int64_t i = 0; i < Ho; ++i)
-        for (int64_t j = 0; j < Wo; ++j) {
-          double acc = bias ? bias[k] : 0.0;
+        for (int64_t j = 0; j < Wo; ++j)
           for (int64_t c = 0; c < s.C; ++c)
             for (int64_t a = 0; a < 3; ++a)
               for (int64_t b = 0; b < 3; ++b) {
                 const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
                 if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
-                acc += double(x[((n * s.C + c) * s.H + yy) * s.W + xx]) * double(w[((k * s.C + c) * 3 + a) * 3 + b]);
+                fn(((n * s.K + k) * Ho + i) * Wo + j, ((n * s.C + c) * s.H + yy) * s.W + xx,
+                   ((k * s.C + c) * 3 + a) * 3 + b);
               }
-          y[((n * s.K + k) * Ho + i) * Wo + j] = acc;
-        }
+}
+
+// The three results in double, straight from that sum (+ bias[k] for y).
+std::vector<double> ref_forward(const Case& s, const std::vector<float>& x, const std::vector<float>& w,
+                                const float* bias) {
+  std::vector<double> y(static_cast<std::size_t>(s.N * s.K * s.Ho() * s.Wo()), 0.0);
+  if (bias)
+    for (std::size_t yi = 0; yi < y.size(); ++yi) y[yi] = bias[yi / static_cast<std::size_t>(s.Ho() * s.Wo()) % s.K];
+  for_each_product(s, [&](int64_t yi, int64_t xi, int64_t wi) { y[yi] += double(x[xi]) * double(w[wi]); });
   return y;
 }
 
-// gx[n,c,yy,xx] = sum over outputs (i,j) and taps (a,b) with i*s+a-ph = yy, j*s+b-pw = xx of gy * w.
 std::vector<double> ref_backward_input(const Case& s, const std::vector<float>& gy, const std::vector<float>& w) {
-  const int64_t Ho = s.Ho(), Wo = s.Wo();
   std::vector<double> gx(static_cast<std::size_t>(s.N * s.C * s.H * s.W), 0.0);
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t k = 0; k < s.K; ++k)
-      for (int64_t i = 0; i < Ho; ++i)
-        for (int64_t j = 0; j < Wo; ++j) {
-          const double g = gy[((n * s.K + k) * Ho + i) * Wo + j];
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t a = 0; a < 3; ++a)
-              for (int64_t b = 0; b < 3; ++b) {
-                const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
-                if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
-                gx[((n * s.C + c) * s.H + yy) * s.W + xx] += g * double(w[((k * s.C + c) * 3 + a) * 3 + b]);
-              }
-        }
+  for_each_product(s, [&](int64_t yi, int64_t xi, int64_t wi) { gx[xi] += double(gy[yi]) * double(w[wi]); });
   return gx;
 }
 
-// gw[k,c,a,b] = sum_{n,i,j} gy[n,k,i,j] x[n,c,i*s+a-ph,j*s+b-pw].
 std::vector<double> ref_backward_weight(const Case& s, const std::vector<float>& x, const std::vector<float>& gy) {
-  const int64_t Ho = s.Ho(), Wo = s.Wo();
   std::vector<double> gw(static_cast<std::size_t>(s.K * s.C * 9), 0.0);
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t k = 0; k < s.K; ++k)
-      for (int64_t i = 0; i < Ho; ++i)
-        for (int64_t j = 0; j < Wo; ++j) {
-          const double g = gy[((n * s.K + k) * Ho + i) * Wo + j];
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t a = 0; a < 3; ++a)
-              for (int64_t b = 0; b < 3; ++b) {
-                const int64_t yy = i * s.stride + a - s.pad_h, xx = j * s.stride + b - s.pad_w;
-                if (yy < 0 || yy >= s.H || xx < 0 || xx >= s.W) continue;
-                gw[((k * s.C + c) * 3 + a) * 3 + b] += g * double(x[((n * s.C + c) * s.H + yy) * s.W + xx]);
-              }
-        }
+  for_each_product(s, [&](int64_t yi, int64_t xi, int64_t wi) { gw[wi] += double(gy[yi]) * double(x[xi]); });
   return gw;
 }
 

@@ -70,7 +70,6 @@ constexpr Matrix<C, R> transpose(const float (&a)[R][C]) {
   return t;
 }
 
-
 // sum_k c[k] * in[k] with the constant coefficients folded after unrolling: zero terms vanish
 // and +-1 terms need no multiply.
 template <int P>
@@ -167,7 +166,8 @@ template <class T>
   for (int i = 0; i < T::R; ++i) T::apply(tmp[i], out[i]);
 }
 
-// F(4, 2) with points 0, 1, -1, 2 and infinity: the stride-2 form's building block (below).
+// F(4, 2) with points 0, 1, -1, 2 and infinity: the stride-2 form's building block (below). Its
+// B^T and A^T are applied in the factored forms InputS2/OutputS2/GradS2/InputAdjointS2.
 struct F42 {
   static constexpr float BT[5][5] = {{2, -1, -2, 1, 0}, {0, 2, 1, -1, 0}, {0, -2, 3, -1, 0}, {0, -1, 0, 1, 0}, {0, 2, -1, -2, 1}};
   static constexpr float G[5][2] = {{0.5f, 0}, {0.5f, 0.5f}, {1.0f / 6, -1.0f / 6}, {1.0f / 6, 1.0f / 3}, {0, 1}};
@@ -266,9 +266,9 @@ struct GemmOrder {
   }();
 };
 
-// min_block_tiles: measured on the bench_conv layers, 1 thread (stride 1: 64 against 16-32 on
-// (8,256,14,14)->256, 31 ms against 35-39; stride 2, 81 frequencies: (32,64,16,16)->128 fwd+bwd
-// 7.9 ms at 16 tiles, 8.4 at 32, 9.4 at 64).
+// min_block_tiles: measured on the bench_conv layers, fwd + bwd, 1 thread (stride 1,
+// (8,256,14,14)->256: 31 ms at 32-64 tiles, 35-39 at 16-24; stride 2, 81 frequencies,
+// (32,64,16,16)->128: 7.9 ms at 16 tiles, 8.4 at 32, 9.4 at 64).
 struct F2 {
   static constexpr int m = 2, alpha = 4, stride = 1, filter_alpha = alpha, min_block_tiles = 64;
   using Co = Coefficients<2>;
@@ -325,9 +325,9 @@ struct Geometry {
   int64 tiles_h, tiles_w, tiles_per_image, tiles;
   int64 Hp, Wp;  // the zero-padded input frame: every tile's alpha x alpha window lies inside it
   int64 Cp, Kp;  // channel counts rounded up to a multiple of L
-  // Input rows of `tile_rows` rows of tiles: the last tile reaches 3 - stride rows past its step.
-  int64 frame_rows(int64 tile_rows) const { return tile_rows * step + alpha_extra; }
-  int64 alpha_extra;
+  int64 halo;    // rows (columns) the last tile reads past its step: 3 - stride
+  // Input rows of `tile_rows` rows of tiles.
+  int64 frame_rows(int64 tile_rows) const { return tile_rows * step + halo; }
 };
 
 Geometry geometry(const char* op, int m, int stride, int64 N, int64 C, int64 H, int64 W, int64 K, int64 pad_h,
@@ -432,8 +432,8 @@ void block_channels(const float* src, int64 C, int64 H, int64 W, int64 n0, int64
 // Work goes in blocks of tiles: whole images, or runs of tile rows of one image, sized so the
 // block's V and M (alpha^2 x (Cp + Kp) x tiles floats) fill about half of L2, but at least
 // F::min_block_tiles tiles (the GEMMs' row count: fewer cost more than the cache misses save),
-// and at least one block per thread. A block's input is re-laid out (block_channels) right before its transform,
-// so it is read from cache.
+// and at least one block per thread. A block's input is re-laid out (block_channels) right
+// before its transform, so it is read from cache.
 struct Block {
   int64 n0, images, ty0, tile_rows, tiles;
 };
