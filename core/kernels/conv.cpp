@@ -11,6 +11,7 @@
 
 #include "../dispatch.h"
 #include "../parallel.h"
+#include "scratch.h"
 
 namespace xgrad::kernels {
 
@@ -34,18 +35,11 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
     cblas_dgemm(CblasRowMajor, opa, opb, bm, bn, bk, 1.0, a, la, b, lb, beta, c, lc);
 }
 
-// Per-thread scratch that outlives the call: the pool's threads are persistent, so big column
-// buffers are faulted in once, not on every step. Never zeroed: every user overwrites it.
+// Column buffers (slot 0), wide images (1), phase planes (2), weight-gradient partials (3).
+struct ConvScratch;
 template <class T>
 T* scratch(std::size_t n, int slot) {
-  thread_local std::vector<T> buffers[4];
-  std::vector<T>& b = buffers[slot];
-  if (b.size() < n) {
-    b.clear();
-    b.shrink_to_fit();
-    b.resize(n);
-  }
-  return b.data();
+  return thread_scratch<T, ConvScratch, 4>(n, slot);
 }
 
 // The output columns [lo, hi) whose input column ow*stride + offset lies in [0, width).

@@ -12,6 +12,7 @@
 #endif
 
 #include "../parallel.h"
+#include "scratch.h"
 #include "xgrad/error.h"
 
 namespace xgrad::kernels::direct {
@@ -191,18 +192,9 @@ void crop_image(const float* padded, const Layout& l, float* x) {
     }
 }
 
-// Per-thread scratch that outlives the call (the pool's threads are persistent): grown, never
-// shrunk, never zeroed here.
-float* scratch(std::size_t n, int slot) {
-  thread_local std::vector<float> buffers[3];
-  std::vector<float>& b = buffers[slot];
-  if (b.size() < n) {
-    b.clear();
-    b.shrink_to_fit();
-    b.resize(n);
-  }
-  return b.data();
-}
+// Padded images and accumulators (slot 0), the input gradient's padded image (1), partials (2).
+struct DirectScratch;
+float* scratch(std::size_t n, int slot) { return thread_scratch<float, DirectScratch, 3>(n, slot); }
 
 // Images per chunk so a chunk has about 2^20 multiply-adds: tiny convs stay on one thread.
 int64 grain_images(const Layout& l) {
