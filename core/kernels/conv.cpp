@@ -334,18 +334,37 @@ void gather_images(const T* images, std::int64_t count, std::int64_t channels, s
       std::copy(images + (i * channels + c) * P, images + (i * channels + c + 1) * P, wide + c * ld + i * P);
 }
 
+// What the im2col passes share: P output positions per image, K = C_in/groups * KH * KW rows of
+// a group's column matrix (col_rows for all groups), elements per input and output image, and
+// where im2col reads from.
+struct Plan {
+  std::int64_t P, C_in, C_out, Cg, Coutg, K, col_rows, in_image, out_image;
+  bool pointwise;
+  TapTable taps;
+};
+Plan plan_of(const ConvGeometry& g) {
+  const std::int64_t P = g.out_h * g.out_w, taps = g.kernel_h * g.kernel_w;
+  const std::int64_t Cg = g.in_channels / g.groups, Coutg = g.out_channels / g.groups;
+  return {P,
+          g.in_channels,
+          g.out_channels,
+          Cg,
+          Coutg,
+          Cg * taps,
+          g.in_channels * taps,
+          g.in_channels * g.in_h * g.in_w,
+          g.out_channels * P,
+          is_pointwise(g),
+          taps_of(g, planes_of(g))};
+}
+
 template <class T>
 void forward_impl(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const ConvGeometry& g) {
-  const std::int64_t P = g.out_h * g.out_w, C_in = g.in_channels, C_out = g.out_channels;
-  const std::int64_t Cg = C_in / g.groups, Coutg = C_out / g.groups;
-  const std::int64_t K = Cg * g.kernel_h * g.kernel_w, col_rows = C_in * g.kernel_h * g.kernel_w;
-  const std::int64_t in_image = C_in * g.in_h * g.in_w, out_image = C_out * P;
+  const auto [P, C_in, C_out, Cg, Coutg, K, col_rows, in_image, out_image, pointwise, taps] = plan_of(g);
   const T* px = x.impl()->data<T>();
   const T* pw = w.impl()->data<T>();
   const T* pb = bias.defined() ? bias.impl()->data<T>() : nullptr;
   T* py = y.impl()->data<T>();
-  const bool pointwise = is_pointwise(g);
-  const TapTable taps = taps_of(g, planes_of(g));
   parallel::parallel_for(g.batch, 1, [&](std::int64_t b0, std::int64_t b1) {
     if (K == 0) {  // no input channels: the output is the bias
       for (std::int64_t n = b0; n < b1; ++n) fill_rows(py + n * out_image, C_out, P, pb);
@@ -392,16 +411,12 @@ void forward_impl(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& 
 
 template <class T>
 void input_grad_impl(const Tensor& gy, const Tensor& w, const Tensor& bias, Tensor& gx, const ConvGeometry& g) {
-  const std::int64_t P = g.out_h * g.out_w, C_in = g.in_channels, C_out = g.out_channels, HW = g.in_h * g.in_w;
-  const std::int64_t Cg = C_in / g.groups, Coutg = C_out / g.groups;
-  const std::int64_t K = Cg * g.kernel_h * g.kernel_w;
-  const std::int64_t in_image = C_in * HW, out_image = C_out * P;
+  const auto [P, C_in, C_out, Cg, Coutg, K, col_rows, in_image, out_image, pointwise, taps] = plan_of(g);
+  const std::int64_t HW = g.in_h * g.in_w;
   const T* pgy = gy.impl()->data<T>();
   const T* pw = w.impl()->data<T>();
   const T* pb = bias.defined() ? bias.impl()->data<T>() : nullptr;
   T* pgx = gx.impl()->data<T>();
-  const bool pointwise = is_pointwise(g);
-  const TapTable taps = taps_of(g, planes_of(g));
   parallel::parallel_for(g.batch, 1, [&](std::int64_t b0, std::int64_t b1) {
     if (Coutg == 0 || P == 0) {  // nothing flows back: only the bias (of a transposed conv)
       for (std::int64_t n = b0; n < b1; ++n) fill_rows(pgx + n * in_image, C_in, HW, pb);
@@ -444,10 +459,7 @@ void input_grad_impl(const Tensor& gy, const Tensor& w, const Tensor& bias, Tens
 
 template <class T>
 void weight_grad_impl(const Tensor& x, const Tensor& gy, Tensor& gw, const ConvGeometry& g) {
-  const std::int64_t P = g.out_h * g.out_w, C_in = g.in_channels, C_out = g.out_channels;
-  const std::int64_t Cg = C_in / g.groups, Coutg = C_out / g.groups;
-  const std::int64_t K = Cg * g.kernel_h * g.kernel_w, col_rows = C_in * g.kernel_h * g.kernel_w;
-  const std::int64_t in_image = C_in * g.in_h * g.in_w, out_image = C_out * P;
+  const auto [P, C_in, C_out, Cg, Coutg, K, col_rows, in_image, out_image, pointwise, taps] = plan_of(g);
   const std::int64_t w_size = C_out * K;
   T* pgw = gw.impl()->data<T>();
   if (w_size == 0) return;
@@ -457,8 +469,6 @@ void weight_grad_impl(const Tensor& x, const Tensor& gy, Tensor& gw, const ConvG
   }
   const T* px = x.impl()->data<T>();
   const T* pgy = gy.impl()->data<T>();
-  const bool pointwise = is_pointwise(g);
-  const TapTable taps = taps_of(g, planes_of(g));
   // Chunk 0 accumulates into the result, the others into their thread's scratch (alive until
   // that thread's next conv, so after the loop), summed at the end.
   const int chunks = parallel::chunks_for(g.batch, 1);
