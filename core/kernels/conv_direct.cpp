@@ -1,4 +1,5 @@
 #include "conv_direct.h"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <array>

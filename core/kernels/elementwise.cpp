@@ -1,4 +1,5 @@
 #include "elementwise.h"
+#include "intrinsics.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,5 @@
 #include "layout.h"
+#include "intrinsics.h"
 
 #include <cstring>
 

@@ -1,4 +1,5 @@
 #include "loss.h"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,10 +9,6 @@
 
 #include "../dispatch.h"
 #include "../parallel.h"
-
-// GCC 12's AVX-512 intrinsic headers warn falsely (uninitialised __Y) once xsimd's exp is inlined.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace xgrad::kernels {
 

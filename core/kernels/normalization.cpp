@@ -1,4 +1,5 @@
 #include "normalization.h"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <cmath>

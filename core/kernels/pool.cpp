@@ -1,4 +1,5 @@
 #include "pool.h"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -183,10 +184,6 @@ void max_plane_tiled(const T* x, T* y, std::int64_t* idx, const PoolWindows& w) 
 // which keeps the scan order of the scalar rule (ties: first; NaN: last). Indices are formed in
 // int32 (planes below 2^31 elements) and widened to int64 on store. Tails use masked loads and
 // stores, so short rows (28 -> 14) need no scalar loop.
-// GCC 12's AVX-512 headers warn falsely about their own _mm512_undefined_* placeholders.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 namespace avx512 {
 
 inline __mmask16 low_bits(std::int64_t n) {  // the first n of 16 lanes
@@ -407,7 +404,6 @@ void avg_backward_plane(const float* gy, float* gx, const PoolWindows& w, float 
 }
 
 }  // namespace avx512
-#pragma GCC diagnostic pop
 #endif
 
 template <class T>
@@ -624,9 +620,6 @@ void avg_plane_generic(const T* x, T* y, const PoolWindows& w, bool count_includ
 }
 
 #if defined(XGRAD_POOL_AVX512)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
 namespace avx512 {
 
 // Per output column, the two factors of its divisor: its window's extent within input + padding
@@ -679,7 +672,6 @@ inline void avg_plane_any(const float* x, float* y, const PoolWindows& w, bool c
 }
 
 }  // namespace avx512
-#pragma GCC diagnostic pop
 #endif
 
 // Its adjoint, a row of outputs at a time: their shares gy / divisor are gathered into one input

@@ -1,4 +1,5 @@
 #include "reduce.h"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <cmath>

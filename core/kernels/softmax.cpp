@@ -3,10 +3,7 @@
 // need no scalar exp. Other dims iterate over [outer, classes, inner] blocks, vectorised over
 // inner. Work is split over rows with the thread pool; small inputs stay on the calling thread.
 #include "softmax.h"
-
-// GCC 12's AVX-512 intrinsic headers warn falsely (uninitialised __Y) once xsimd's exp is inlined.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "intrinsics.h"
 
 #include <algorithm>
 #include <atomic>

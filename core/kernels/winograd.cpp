@@ -1,4 +1,5 @@
 #include "winograd.h"
+#include "intrinsics.h"
 
 #include <cblas.h>
 
@@ -6,9 +7,6 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
-// GCC 12 flags the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 #include <algorithm>
