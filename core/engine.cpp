@@ -57,6 +57,8 @@ void run_backward(const TensorList& roots, const TensorList& root_grads, bool ke
               "backward: {} gradients given for {} outputs", root_grads.size(), roots.size());
   Pass pass;
   std::vector<std::pair<Node*, Tensor>> seeds;
+  // A leaf root's AccumulateGrad may be created just now and is held only weakly by the leaf.
+  std::vector<std::shared_ptr<Node>> seed_owners;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
     XGRAD_CHECK(root.defined(), "backward: output {} is undefined", i);
@@ -76,7 +78,8 @@ void run_backward(const TensorList& roots, const TensorList& root_grads, bool ke
                   to_string(g.shape()), i, to_string(root.shape()));
       if (g.dtype() != root.dtype()) g = to_dtype(g, root.dtype());
     }
-    seeds.emplace_back(gradient_edge(root).get(), std::move(g));
+    seed_owners.push_back(gradient_edge(root));
+    seeds.emplace_back(seed_owners.back().get(), std::move(g));
   }
 
   // Count, for each reachable node, how many edges lead into it.

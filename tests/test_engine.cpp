@@ -102,6 +102,17 @@ TEST_CASE("engine: backward on a tensor without history is an error") {
   CHECK_THROWS_AS((x * 2.0).backward(), Error);
 }
 
+TEST_CASE("engine: backward on a leaf itself fills its .grad (it aborted before: the seed's node was freed)") {
+  auto x = scalar(2.0);
+  x.backward();
+  CHECK(x.grad().item<double>() == 1.0);
+  x.backward(scalar_tensor(3.0, {.dtype = float64}));
+  CHECK(x.grad().item<double>() == 4.0);
+  auto v = tensor({1.0, 2.0}, {.dtype = float64, .requires_grad = true});
+  CHECK(grad({v}, {v}, {tensor({5.0, 6.0}, {.dtype = float64})})[0].to_vector<double>() ==
+        std::vector<double>{5.0, 6.0});
+}
+
 TEST_CASE("engine: NoGradGuard stops recording and is thread-local") {
   auto x = scalar(2.0);
   CHECK(is_grad_enabled());
