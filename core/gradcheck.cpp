@@ -99,10 +99,13 @@ struct Problem {
     return plus;
   }
 
+  // The input's buffer, written without bumping its version: every perturbation is undone
+  // exactly, so graphs recorded from the original values stay valid.
+  static double* perturbable(const Tensor& input) { return const_cast<double*>(input.data<double>()); }
+
   // Numeric derivative of every output with respect to element j of input i.
   std::vector<std::vector<double>> numeric_column(std::size_t i, std::int64_t j, double eps) const {
-    Tensor input = inputs[i];  // a handle on the same buffer
-    double* x = input.mutable_data<double>();
+    double* x = perturbable(inputs[i]);
     const double original = x[j];
     return central_difference(
         eps, [&](double s) { x[j] = original + s; }, [&] { x[j] = original; }, "when an input was perturbed");
@@ -110,8 +113,7 @@ struct Problem {
 
   // Numeric derivative of every output along direction u of input i.
   std::vector<std::vector<double>> numeric_directional(std::size_t i, const std::vector<double>& u, double eps) const {
-    Tensor input = inputs[i];
-    double* x = input.mutable_data<double>();
+    double* x = perturbable(inputs[i]);
     const std::vector<double> original(x, x + u.size());
     return central_difference(
         eps,

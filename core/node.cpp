@@ -74,10 +74,22 @@ void Node::set_retains_grad(const std::shared_ptr<TensorImpl>& out) { retain_tar
 
 namespace {
 // .grad accumulation shared by leaves and retain_grad: keeps history only under create_graph.
+// A first gradient is adopted only if nothing else holds its buffer; a shared one (add passes the
+// same gy to both inputs, a seed the caller still holds) is copied, so writing into one .grad
+// never changes another.
 void accumulate_into(TensorImpl& impl, const Tensor& g) {
   Tensor& slot = impl.meta().grad;
-  const Tensor incoming = is_grad_enabled() ? g : g.detach();
-  slot = slot.defined() ? add(slot, incoming) : incoming;
+  const bool keep_history = is_grad_enabled();
+  if (slot.defined()) {
+    slot = add(slot, keep_history ? g : g.detach());
+    return;
+  }
+  const auto& storage = g.impl()->storage();
+  const bool shared = g.impl_ptr().use_count() > 1 || (storage && storage.use_count() > 1);
+  if (shared)
+    slot = clone(g);  // recorded only under create_graph, like the add above
+  else
+    slot = keep_history ? g : g.detach();
 }
 
 Tensor run_hook_list(const std::vector<std::pair<std::size_t, GradHook>>& hooks, Tensor grad) {
@@ -141,12 +153,19 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
 
 // ---------------------------------------------------------------- saved tensors
 
-SavedTensor::SavedTensor(const Tensor& t, bool is_output) : is_output_(is_output) {
+SavedTensor::SavedTensor(const Tensor& t, bool is_output)
+    : is_output_(is_output), version_(t.defined() ? t.version() : 0) {
   // An output is stored without its grad_fn: the node saving it is that grad_fn.
   data_ = (is_output && t.defined()) ? t.detach() : t;
 }
 
 Tensor SavedTensor::unpack(Node& owner) const {
+  XGRAD_CHECK(!data_.defined() || data_.version() == version_,
+              "{}: a tensor it saved for backward ({} {}, {}) was modified in place after the forward pass: "
+              "its buffer is at version {}, backward needs version {}. Write into a clone() instead, or run "
+              "backward before the in-place write.",
+              owner.name(), dtype_name(data_.dtype()), to_string(data_.shape()), is_output_ ? "its own output" : "one of its inputs",
+              data_.version(), version_);
   if (!is_output_ || !data_.defined() || !is_grad_enabled()) return data_;
   // Under create_graph the output must lead back into the graph through its own node.
   Tensor t = data_.detach();

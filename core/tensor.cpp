@@ -100,7 +100,14 @@ const T* Tensor::data() const {
 
 template <class T>
 T* Tensor::mutable_data() {
-  return const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+  T* p = const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+  if (const auto& s = impl()->storage()) s->bump_version();
+  return p;
+}
+
+std::uint32_t Tensor::version() const {
+  const auto& s = checked(*this, "version").storage();
+  return s ? s->version() : 0;
 }
 
 template <class T>

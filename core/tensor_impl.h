@@ -19,6 +19,9 @@ class Storage {
   Storage& operator=(const Storage&) = delete;
   void* data() const { return ptr_; }
   std::size_t bytes() const { return bytes_; }
+  // In-place writes through the public API bump it; saved tensors compare it before backward.
+  std::uint32_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
   // Buffers this small live inside the Storage itself: one allocation per small tensor.
   static constexpr std::size_t kInlineBytes = 64;
@@ -26,6 +29,7 @@ class Storage {
  private:
   void* ptr_;
   std::size_t bytes_;
+  std::atomic<std::uint32_t> version_{0};
   // 16, not 64: an over-aligned Storage makes make_shared use aligned operator new, which cost
   // 0.15 us per op in bench_overhead (0.61 vs 0.455 us/op, alternating runs).
   alignas(16) unsigned char inline_[kInlineBytes];

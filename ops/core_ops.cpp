@@ -1,6 +1,7 @@
 // The ops the engine itself leans on: dtype casts, reshape, and the broadcast pair
 // expand / sum_to (each is the other's VJP).
 #include <algorithm>
+#include <cstring>
 
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/reduce.h"
@@ -15,6 +16,14 @@ Tensor to_dtype(const Tensor& x, Dtype dtype) {
     record(y, "to", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
       return {to_dtype(gy, n.next_edges()[0].dtype)};
     });
+  return y;
+}
+
+Tensor clone(const Tensor& x) {
+  XGRAD_CHECK(x.defined(), "clone: the tensor is undefined");
+  Tensor y = make_tensor(x.shape(), x.dtype());
+  if (x.numel() > 0) std::memcpy(y.impl()->raw(), x.impl()->raw(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  record(y, "clone", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy}; });
   return y;
 }
 
@@ -108,6 +117,16 @@ void register_core_ops(std::vector<OpInfo>& r) {
                  return std::vector<OpSample>{
                      {"[3,4] round trip through float32", {samples::input({3, 4}, d)},
                       [=](const TensorList& in) { return to_dtype(to_dtype(in[0], other), d); }},
+                 };
+               }});
+  r.push_back({.name = "clone",
+               .arity = 1,
+               .differentiable = {true},
+               .formula = "dx = dy",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[2,3]", {samples::input({2, 3}, d)}, [](const TensorList& in) { return clone(in[0]); }},
+                     {"0-d", {samples::input({}, d)}, [](const TensorList& in) { return clone(in[0]); }},
                  };
                }});
   r.push_back({.name = "reshape",

@@ -19,7 +19,8 @@ struct Edge {
 };
 
 // A tensor saved for backward. Saving an op's own output stores the data without its grad_fn
-// (that would be a reference cycle) and reattaches the owning node when unpacked.
+// (that would be a reference cycle) and reattaches the owning node when unpacked. It remembers
+// the buffer's version: unpacking after an in-place write (mutable_data) raises.
 class SavedTensor {
  public:
   SavedTensor() = default;
@@ -30,6 +31,7 @@ class SavedTensor {
  private:
   Tensor data_;
   bool is_output_ = false;
+  std::uint32_t version_ = 0;
 };
 
 class Node : public std::enable_shared_from_this<Node> {

@@ -87,6 +87,7 @@ Tensor expand(const Tensor& x, const Shape& shape);  // -1 keeps a size; VJP is 
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor sum_to(const Tensor& x, const Shape& shape);  // sums away broadcast dims; VJP is expand
 Tensor to_dtype(const Tensor& x, Dtype dtype);        // Tensor::to
+Tensor clone(const Tensor& x);  // a copy with its own buffer; differentiable (dx = dy)
 // Python-style slice along one dim: negative and out-of-range bounds are clamped; step > 0.
 Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> start,
              std::optional<std::int64_t> stop, std::int64_t step = 1);

@@ -58,9 +58,13 @@ class Tensor {
   template <class T> T item() const;                                // one-element tensors
   template <class T> T at(std::initializer_list<std::int64_t> index) const;  // bounds-checked
   template <class T> const T* data() const;  // raw contiguous buffer; T must match dtype()
+  // Write access; counts as an in-place change: bumps version(), so a graph that saved this
+  // buffer refuses to backward instead of using the new values.
   template <class T> T* mutable_data();
   template <class T> std::vector<T> to_vector() const;  // converts from any dtype
   template <class T> auto to_xarray() const;  // defined in <xgrad/xtensor.h>
+  // How many times the buffer was handed out for writing; aliases (reshape, detach) share it.
+  std::uint32_t version() const;
 
   // --- autograd
   bool requires_grad() const;
@@ -80,6 +84,7 @@ class Tensor {
 
   // --- common methods (same as the free functions in ops.h)
   Tensor reshape(const Shape& shape) const;
+  Tensor clone() const;
   Tensor sum() const;
   Tensor mean() const;
   Tensor transpose(std::int64_t d0, std::int64_t d1) const;
