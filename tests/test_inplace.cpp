@@ -148,4 +148,6 @@ TEST_CASE("grad ownership: under create_graph a shared gradient is copied with i
   // Both keep their history: d/dc of sum(a.grad + b.grad) = 2 per element.
   Tensor gc = grad({(a.grad() + b.grad()).sum()}, {c})[0];
   CHECK(gc.to_vector<double>() == std::vector<double>{2.0, 2.0});
+  // A .grad with history references its own leaf (as in PyTorch): zero_grad() breaks the cycle.
+  for (Tensor* t : {&a, &b, &c}) t->zero_grad();
 }

@@ -28,6 +28,8 @@ struct TensorOptions {
 };
 
 // Options of backward() and grad(). retain_graph defaults to create_graph, as in PyTorch.
+// backward() with create_graph leaves each leaf a .grad whose history leads back to the leaf
+// itself: that cycle keeps both alive until zero_grad() (PyTorch has the same; grad() avoids it).
 struct GradOptions {
   std::optional<bool> retain_graph;
   bool create_graph = false;
