@@ -164,8 +164,8 @@ Tensor SavedTensor::unpack(Node& owner) const {
               "{}: a tensor it saved for backward ({} {}, {}) was modified in place after the forward pass: "
               "its buffer is at version {}, backward needs version {}. Write into a clone() instead, or run "
               "backward before the in-place write.",
-              owner.name(), dtype_name(data_.dtype()), to_string(data_.shape()), is_output_ ? "its own output" : "one of its inputs",
-              data_.version(), version_);
+              owner.name(), dtype_name(data_.dtype()), to_string(data_.shape()),
+              is_output_ ? "its own output" : "one of its inputs", data_.version(), version_);
   if (!is_output_ || !data_.defined() || !is_grad_enabled()) return data_;
   // Under create_graph the output must lead back into the graph through its own node.
   Tensor t = data_.detach();

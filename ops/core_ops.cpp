@@ -1,7 +1,6 @@
-// The ops the engine itself leans on: dtype casts, reshape, and the broadcast pair
+// The ops the engine itself leans on: dtype casts, clone, reshape, and the broadcast pair
 // expand / sum_to (each is the other's VJP).
 #include <algorithm>
-#include <cstring>
 
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/reduce.h"
@@ -21,8 +20,7 @@ Tensor to_dtype(const Tensor& x, Dtype dtype) {
 
 Tensor clone(const Tensor& x) {
   XGRAD_CHECK(x.defined(), "clone: the tensor is undefined");
-  Tensor y = make_tensor(x.shape(), x.dtype());
-  if (x.numel() > 0) std::memcpy(y.impl()->raw(), x.impl()->raw(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
+  Tensor y = kernels::cast(x, x.dtype());  // always a fresh buffer
   record(y, "clone", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy}; });
   return y;
 }

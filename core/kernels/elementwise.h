@@ -33,7 +33,7 @@ bool all_close(const Tensor& a, const Tensor& b, double rtol, double atol);
 // Same shape and dtype assumed; true when every element is equal.
 bool all_equal(const Tensor& a, const Tensor& b);
 
-// A copy of `x` in another dtype.
+// A copy of `x` in `dtype` (the same dtype gives a plain copy in a new buffer).
 Tensor cast(const Tensor& x, Dtype dtype);
 
 // `x` materialised at a broadcast shape (the shapes are already checked).
