@@ -1,43 +1,93 @@
 // The reverse-mode engine: counts dependencies from the roots with an explicit stack, sums
 // fan-in into one gradient buffer per node, and runs a node once all its consumers have run,
 // newest node first (deterministic). No recursion anywhere.
-#include <atomic>
+//
+// All per-pass state lives in a GraphTask owned by the pass, never on the nodes: a backward
+// started inside a hook, or on another thread over a graph sharing nodes, has its own counts and
+// buffers (PyTorch's GraphTask is the model).
+#include <algorithm>
 #include <queue>
 #include <unordered_map>
 
+#include "node_internals.h"
+#include "primitives.h"
 #include "tensor_impl.h"
 #include "xgrad/autograd.h"
 #include "xgrad/grad_mode.h"
-#include "xgrad/ops.h"
 
 namespace xgrad {
 
 namespace {
 
-std::atomic<std::uint64_t> next_epoch{1};
+constexpr std::uint32_t kNoTask = UINT32_MAX;
 
-struct NewestFirst {
-  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr() < b->sequence_nr(); }
+// One node's state in one pass.
+struct NodeTask {
+  explicit NodeTask(Node* n) : node(n) {}
+  Node* node;
+  int dependencies = 0;      // consumers that have not run yet
+  std::uint32_t first_edge = 0;  // its edges' targets are targets[first_edge, first_edge + edge count)
+  bool needed = true;        // grad(): a requested input, or leads to one: hooks run
+  bool apply = true;         // grad(): leads to a requested input: the VJP runs
+  Tensor buffer;             // the sum of the gradients received so far
 };
 
-void add_to_buffer(Tensor& buffer, const Tensor& g) { buffer = buffer.defined() ? add(buffer, g) : g; }
+// The nodes reachable from the roots, found once; each edge's target resolved to a task index
+// while counting, so running the pass needs no lookups.
+class GraphTask {
+ public:
+  std::vector<NodeTask> tasks;
+  std::vector<std::uint32_t> targets;
 
-// Holds every node visited in this pass so their buffers are cleared however the pass ends.
-struct Pass {
-  std::uint64_t epoch = next_epoch.fetch_add(1);
-  std::vector<Node*> visited;
-  ~Pass() {
-    for (Node* n : visited) n->engine_slot.buffer = Tensor();
+  // The task of `n`, created (and reported through `created`) on first sight.
+  std::uint32_t task_of(Node* n, bool& created) {
+    if (slots_.size() < 2 * (tasks.size() + 1)) grow();
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(n) & mask;; i = (i + 1) & mask) {
+      std::uint32_t& slot = slots_[i];
+      if (slot == kNoTask) {
+        slot = static_cast<std::uint32_t>(tasks.size());
+        tasks.emplace_back(n);
+        created = true;
+        return slot;
+      }
+      if (tasks[slot].node == n) {
+        created = false;
+        return slot;
+      }
+    }
   }
-  void visit(Node* n) {
-    if (n->engine_slot.epoch == epoch) return;
-    n->engine_slot.epoch = epoch;
-    n->engine_slot.dependencies = 0;
-    n->engine_slot.buffer = Tensor();
-    visited.push_back(n);
+  std::uint32_t find(Node* n) const {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(n) & mask;; i = (i + 1) & mask) {
+      const std::uint32_t slot = slots_[i];
+      if (slot == kNoTask || tasks[slot].node == n) return slot;
+    }
   }
-  bool seen(const Node* n) const { return n->engine_slot.epoch == epoch; }
+
+ private:
+  std::vector<std::uint32_t> slots_;  // open addressing, linear probing; size a power of two
+
+  static std::size_t hash(const Node* n) {
+    return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(n) >> 4) * 0x9E3779B97F4A7C15ull >> 20);
+  }
+  void grow() {
+    slots_.assign(std::max<std::size_t>(64, slots_.size() * 2), kNoTask);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::uint32_t t = 0; t < tasks.size(); ++t) {
+      std::size_t i = hash(tasks[t].node) & mask;
+      while (slots_[i] != kNoTask) i = (i + 1) & mask;
+      slots_[i] = t;
+    }
+  }
 };
+
+void add_to_buffer(Tensor& buffer, Tensor g) {
+  if (buffer.defined())
+    buffer = add_same_shape(buffer, g);
+  else
+    buffer = std::move(g);
+}
 
 Tensor checked_input_grad(Node& node, std::size_t i, Tensor g) {
   const Edge& e = node.next_edges()[i];
@@ -45,20 +95,20 @@ Tensor checked_input_grad(Node& node, std::size_t i, Tensor g) {
               "backward of '{}': the gradient for input {} has shape {} but the input has shape {} "
               "(a VJP bug)",
               node.name(), i, to_string(g.shape()), to_string(e.shape));
-  if (g.dtype() != e.dtype) g = to_dtype(g, e.dtype);
+  if (g.dtype() != e.dtype) g = g.to(e.dtype);
   return g;
 }
 
-// Runs the pass. With `capture` (xgrad::grad) the gradients reaching the captured nodes are
-// returned instead of being accumulated into leaves' .grad.
-void run_backward(const TensorList& roots, const TensorList& root_grads, bool keep_graph, bool create_graph,
-                  const std::unordered_map<Node*, std::vector<std::size_t>>* capture, TensorList* captured) {
+struct Seed {
+  std::shared_ptr<Node> node;  // owned: a leaf root's accumulator may exist only for this pass
+  Tensor grad;
+};
+
+std::vector<Seed> make_seeds(const TensorList& roots, const TensorList& root_grads) {
   XGRAD_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
               "backward: {} gradients given for {} outputs", root_grads.size(), roots.size());
-  Pass pass;
-  std::vector<std::pair<Node*, Tensor>> seeds;
-  // A leaf root's AccumulateGrad may be created just now and is held only weakly by the leaf.
-  std::vector<std::shared_ptr<Node>> seed_owners;
+  std::vector<Seed> seeds;
+  seeds.reserve(roots.size());
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
     XGRAD_CHECK(root.defined(), "backward: output {} is undefined", i);
@@ -76,71 +126,132 @@ void run_backward(const TensorList& roots, const TensorList& root_grads, bool ke
     } else {
       XGRAD_CHECK(g.shape() == root.shape(), "backward: gradient of shape {} given for output {} of shape {}",
                   to_string(g.shape()), i, to_string(root.shape()));
-      if (g.dtype() != root.dtype()) g = to_dtype(g, root.dtype());
+      if (g.dtype() != root.dtype()) g = g.to(root.dtype());
     }
-    seed_owners.push_back(gradient_edge(root));
-    seeds.emplace_back(seed_owners.back().get(), std::move(g));
+    seeds.push_back(Seed{gradient_edge(root), std::move(g)});
   }
+  return seeds;
+}
 
-  // Count, for each reachable node, how many edges lead into it.
-  std::vector<Node*> stack;
-  for (auto& [node, g] : seeds) {
-    if (!pass.seen(node)) {
-      pass.visit(node);
-      stack.push_back(node);
-    }
+// Counts, for each node reachable from the seeds, how many edges lead into it.
+void discover(GraphTask& task, const std::vector<Seed>& seeds) {
+  std::vector<std::uint32_t> stack;
+  for (const Seed& s : seeds) {
+    bool created = false;
+    const std::uint32_t t = task.task_of(s.node.get(), created);
+    if (created) stack.push_back(t);
   }
   while (!stack.empty()) {
-    Node* n = stack.back();
+    const std::uint32_t t = stack.back();
     stack.pop_back();
-    for (const Edge& e : n->next_edges()) {
-      Node* next = e.fn.get();
-      if (!next) continue;
-      if (!pass.seen(next)) {
-        pass.visit(next);
-        stack.push_back(next);
+    const auto& edges = task.tasks[t].node->next_edges();
+    task.tasks[t].first_edge = static_cast<std::uint32_t>(task.targets.size());
+    for (const Edge& e : edges) {
+      std::uint32_t target = kNoTask;
+      if (Node* next = e.fn.get()) {
+        bool created = false;
+        target = task.task_of(next, created);
+        if (created) stack.push_back(target);
+        ++task.tasks[target].dependencies;
       }
-      ++next->engine_slot.dependencies;
+      task.targets.push_back(target);
+    }
+  }
+}
+
+// grad(): only nodes on a path to a requested input run (as in PyTorch), so hooks and VJPs of
+// other branches do not, and a requested input's own VJP runs only if it leads to another one.
+// A node's inputs are older than the node, so ascending sequence numbers visit every node after
+// all its edge targets.
+void mark_needed(GraphTask& task, const std::unordered_map<Node*, std::vector<std::size_t>>& capture) {
+  std::vector<std::uint32_t> order(task.tasks.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Nodes without edges first: accumulators carry the largest sequence number.
+  const auto key = [&](std::uint32_t t) {
+    const Node* n = task.tasks[t].node;
+    return std::pair(!n->next_edges().empty(), n->sequence_nr());
+  };
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+  for (std::uint32_t t : order) {
+    NodeTask& nt = task.tasks[t];
+    bool leads_to_input = false;
+    const std::size_t n_edges = nt.node->next_edges().size();
+    for (std::size_t e = 0; e < n_edges && !leads_to_input; ++e) {
+      const std::uint32_t target = task.targets[nt.first_edge + e];
+      leads_to_input = target != kNoTask && task.tasks[target].needed;
+    }
+    nt.apply = leads_to_input;
+    nt.needed = leads_to_input || capture.count(nt.node) > 0;
+  }
+}
+
+// Runs the node's VJP (and its post-hooks); its saved tensors are freed unless keep_graph.
+TensorList apply_node(Node& n, const Tensor& grad, bool keep_graph) {
+  TensorList input_grads;
+  {
+    // Two passes through one node on two threads: one VJP at a time, and a pass that freed the
+    // saved tensors makes the other one raise the usual "second time" error.
+    std::lock_guard lock(NodeInternals::mutex(n));
+    input_grads = n.apply(grad);
+    if (!keep_graph) NodeInternals::release_saved(n);
+  }
+  XGRAD_CHECK(input_grads.empty() || input_grads.size() == n.next_edges().size(),
+              "backward of '{}': the VJP returned {} gradients for {} inputs", n.name(), input_grads.size(),
+              n.next_edges().size());
+  if (NodeInternals::has_post_hooks(n)) input_grads = NodeInternals::run_post_hooks(n, std::move(input_grads), grad);
+  return input_grads;
+}
+
+struct NewestFirst {
+  const GraphTask* task;
+  bool operator()(std::uint32_t a, std::uint32_t b) const {
+    return task->tasks[a].node->sequence_nr() < task->tasks[b].node->sequence_nr();
+  }
+};
+
+// Runs the pass. With `capture` (xgrad::grad) the gradients reaching the captured nodes are
+// returned instead of being accumulated into leaves' .grad.
+void run_backward(const TensorList& roots, const TensorList& root_grads, bool keep_graph, bool create_graph,
+                  const std::unordered_map<Node*, std::vector<std::size_t>>* capture, TensorList* captured) {
+  std::vector<Seed> seeds = make_seeds(roots, root_grads);
+  GraphTask task;
+  discover(task, seeds);
+  if (capture) mark_needed(task, *capture);
+
+  AutoGradMode mode(create_graph);
+  std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, NewestFirst> ready(NewestFirst{&task});
+  for (Seed& s : seeds) {
+    const std::uint32_t t = task.find(s.node.get());
+    add_to_buffer(task.tasks[t].buffer, std::move(s.grad));
+    if (task.tasks[t].dependencies == 0) {
+      task.tasks[t].dependencies = -1;  // queued once even if it seeds twice
+      ready.push(t);
     }
   }
 
-  AutoGradMode mode(create_graph);
-  for (auto& [node, g] : seeds) add_to_buffer(node->engine_slot.buffer, g);
-
-  std::priority_queue<Node*, std::vector<Node*>, NewestFirst> ready;
-  for (auto& [node, g] : seeds)
-    if (node->engine_slot.dependencies == 0) {
-      node->engine_slot.dependencies = -1;  // queued once even if it seeds twice
-      ready.push(node);
-    }
-
   while (!ready.empty()) {
-    Node* n = ready.top();
+    const std::uint32_t t = ready.top();
     ready.pop();
-    Tensor grad = std::move(n->engine_slot.buffer);
+    Node& n = *task.tasks[t].node;
+    Tensor grad = std::move(task.tasks[t].buffer);
     TensorList input_grads;
-    if (grad.defined()) {
-      grad = n->run_hooks(std::move(grad));
+    if (grad.defined() && task.tasks[t].needed) {
+      grad = NodeInternals::run_pre_hooks(n, std::move(grad));
       if (capture) {
-        auto it = capture->find(n);
+        auto it = capture->find(&n);
         if (it != capture->end())
           for (std::size_t slot : it->second) (*captured)[slot] = create_graph ? grad : grad.detach();
       }
-      if (!(capture && n->accumulates_leaf())) {
-        input_grads = n->apply(grad);
-        XGRAD_CHECK(input_grads.empty() || input_grads.size() == n->next_edges().size(),
-                    "backward of '{}': the VJP returned {} gradients for {} inputs", n->name(), input_grads.size(),
-                    n->next_edges().size());
-        if (!keep_graph) n->release_saved();
-      }
+      if (task.tasks[t].apply) input_grads = apply_node(n, grad, keep_graph);
     }
-    const auto& edges = n->next_edges();
-    for (std::size_t i = 0; i < edges.size(); ++i) {
-      Node* next = edges[i].fn.get();
-      if (!next) continue;
+    const std::size_t n_edges = n.next_edges().size();
+    const std::uint32_t first = task.tasks[t].first_edge;
+    for (std::size_t i = 0; i < n_edges; ++i) {
+      const std::uint32_t target = task.targets[first + i];
+      if (target == kNoTask) continue;
       if (i < input_grads.size() && input_grads[i].defined())
-        add_to_buffer(next->engine_slot.buffer, checked_input_grad(*n, i, std::move(input_grads[i])));
-      if (--next->engine_slot.dependencies == 0) ready.push(next);
+        add_to_buffer(task.tasks[target].buffer, checked_input_grad(n, i, std::move(input_grads[i])));
+      if (--task.tasks[target].dependencies == 0) ready.push(target);
     }
   }
 }

@@ -2,9 +2,10 @@
 
 #include <atomic>
 
+#include "node_internals.h"
+#include "primitives.h"
 #include "tensor_impl.h"
 #include "xgrad/grad_mode.h"
-#include "xgrad/ops.h"
 
 namespace xgrad {
 
@@ -58,19 +59,39 @@ Tensor Node::saved(std::size_t i) {
   return saved_[i].unpack(*this);
 }
 
-void Node::release_saved() {
-  if (saved_.empty()) return;
-  saved_.clear();
-  released_ = true;
+namespace {
+std::atomic<std::size_t> hook_handles{1};
+}
+std::size_t next_hook_handle() { return hook_handles.fetch_add(1, std::memory_order_relaxed); }
+
+std::size_t Node::register_hook(GradHook hook) {
+  XGRAD_CHECK(hook != nullptr, "register_hook: the hook of node '{}' is empty", name_);
+  const std::size_t handle = next_hook_handle();
+  hooks_.emplace_back(handle, std::move(hook));
+  return handle;
 }
 
-void Node::add_hook(std::size_t handle, GradHook h) { hooks_.emplace_back(handle, std::move(h)); }
+std::size_t Node::register_post_hook(PostHook hook) {
+  XGRAD_CHECK(hook != nullptr, "register_post_hook: the hook of node '{}' is empty", name_);
+  const std::size_t handle = next_hook_handle();
+  post_hooks_.emplace_back(handle, std::move(hook));
+  return handle;
+}
 
 void Node::remove_hook(std::size_t handle) {
   std::erase_if(hooks_, [&](const auto& h) { return h.first == handle; });
+  std::erase_if(post_hooks_, [&](const auto& h) { return h.first == handle; });
 }
 
 void Node::set_retains_grad(const std::shared_ptr<TensorImpl>& out) { retain_target_ = out; }
+
+// Striped locks guard what several threads may touch on one tensor at once: creating its autograd
+// metadata and gradient accumulator (two threads recording ops on a shared parameter) and adding
+// into its .grad (two backward passes reaching it). A stripe per tensor address: no mutex per tensor.
+std::mutex& tensor_lock(const TensorImpl* t) {
+  static std::mutex stripes[64];
+  return stripes[(reinterpret_cast<std::uintptr_t>(t) >> 6) % 64];
+}
 
 namespace {
 // .grad accumulation shared by leaves and retain_grad: keeps history only under create_graph.
@@ -78,27 +99,40 @@ namespace {
 // same gy to both inputs, a seed the caller still holds) is copied, so writing into one .grad
 // never changes another.
 void accumulate_into(TensorImpl& impl, const Tensor& g) {
-  Tensor& slot = impl.meta().grad;
   const bool keep_history = is_grad_enabled();
-  if (slot.defined()) {
-    slot = add(slot, keep_history ? g : g.detach());
-    return;
-  }
   const auto& storage = g.impl()->storage();
   const bool shared = g.impl_ptr().use_count() > 1 || (storage && storage.use_count() > 1);
-  if (shared)
-    slot = clone(g);  // recorded only under create_graph, like the add above
-  else
-    slot = keep_history ? g : g.detach();
+  const Tensor incoming = keep_history ? g : g.detach();
+  // Compare-and-swap under the tensor's lock: the sum itself runs unlocked (under create_graph it
+  // records nodes, which may take tensor locks), and a pass that lost the race adds again.
+  for (;;) {
+    Tensor old;
+    {
+      std::lock_guard lock(tensor_lock(&impl));
+      old = impl.meta().grad;
+    }
+    Tensor updated;
+    if (old.defined()) {
+      updated = add_same_shape(old, incoming);
+    } else {
+      updated = shared ? incoming.clone() : incoming;  // clone is recorded only under create_graph
+    }
+    std::lock_guard lock(tensor_lock(&impl));
+    Tensor& slot = impl.meta().grad;
+    if (slot.impl() == old.impl()) {
+      std::swap(slot, updated);  // the old value dies after the unlock
+      return;
+    }
+  }
 }
 
 Tensor run_hook_list(const std::vector<std::pair<std::size_t, GradHook>>& hooks, Tensor grad) {
   for (const auto& [handle, hook] : hooks) {
     Tensor replaced = hook(grad);
     if (replaced.defined()) {
-      XGRAD_CHECK(replaced.shape() == grad.shape(),
-                  "hook: a gradient hook returned shape {} for a gradient of shape {}", to_string(replaced.shape()),
-                  to_string(grad.shape()));
+      XGRAD_CHECK(replaced.shape() == grad.shape() && replaced.dtype() == grad.dtype(),
+                  "hook: a gradient hook returned {} {} for a gradient of {} {}", dtype_name(replaced.dtype()),
+                  to_string(replaced.shape()), dtype_name(grad.dtype()), to_string(grad.shape()));
       grad = std::move(replaced);
     }
   }
@@ -106,10 +140,22 @@ Tensor run_hook_list(const std::vector<std::pair<std::size_t, GradHook>>& hooks,
 }
 }  // namespace
 
-Tensor Node::run_hooks(Tensor grad) {
-  grad = run_hook_list(hooks_, std::move(grad));
+Tensor Node::run_pre_hooks(Tensor grad) {
+  if (!hooks_.empty()) grad = run_hook_list(hooks_, std::move(grad));
   if (auto out = retain_target_.lock()) accumulate_into(*out, grad);
   return grad;
+}
+
+TensorList Node::run_post_hooks(TensorList grad_inputs, const Tensor& grad_output) {
+  for (const auto& [handle, hook] : post_hooks_) {
+    TensorList replaced = hook(grad_inputs, grad_output);
+    if (replaced.empty()) continue;
+    XGRAD_CHECK(replaced.size() == next_.size(),
+                "post-hook of '{}': returned {} gradients for a node with {} inputs", name_, replaced.size(),
+                next_.size());
+    grad_inputs = std::move(replaced);
+  }
+  return grad_inputs;
 }
 
 // ---------------------------------------------------------------- leaves
@@ -125,9 +171,13 @@ class AccumulateGrad final : public Node {
     return {};
   }
   bool accumulates_leaf() const override { return true; }
-  Tensor run_hooks(Tensor grad) override {
-    auto* meta = leaf_->meta_if_any();
-    return meta ? run_hook_list(meta->hooks, std::move(grad)) : grad;
+
+ protected:
+  // The leaf's own hooks first (registered on the tensor), then hooks registered on this node.
+  Tensor run_pre_hooks(Tensor grad) override {
+    if (auto* meta = leaf_->meta_if_any(); meta && !meta->hooks.empty())
+      grad = run_hook_list(meta->hooks, std::move(grad));
+    return Node::run_pre_hooks(std::move(grad));
   }
 
  private:
@@ -136,6 +186,7 @@ class AccumulateGrad final : public Node {
 }  // namespace
 
 std::shared_ptr<Node> grad_accumulator(const std::shared_ptr<TensorImpl>& leaf) {
+  std::lock_guard lock(tensor_lock(leaf.get()));
   auto& meta = leaf->meta();
   if (auto existing = meta.grad_accumulator.lock()) return existing;
   auto acc = std::make_shared<AccumulateGrad>(leaf);
@@ -187,7 +238,7 @@ bool any_requires_grad(const List& inputs) {
 
 template <class List>
 Node* attach(std::shared_ptr<Node> node, Tensor& output, const List& inputs, const List& saved) {
-  auto& edges = node->mutable_next_edges();
+  auto& edges = NodeInternals::edges(*node);
   edges.reserve(inputs.size());
   for (const Tensor& in : inputs) {
     if (in.defined())
@@ -196,8 +247,8 @@ Node* attach(std::shared_ptr<Node> node, Tensor& output, const List& inputs, con
       edges.push_back(Edge{});
   }
   TensorImpl* out = output.impl();
-  node->reserve_saved(saved.size());
-  for (const Tensor& s : saved) node->save(s, s.defined() && s.impl() == out);
+  NodeInternals::reserve_saved(*node, saved.size());
+  for (const Tensor& s : saved) NodeInternals::save(*node, s, s.defined() && s.impl() == out);
   out->requires_grad = true;
   out->grad_fn = std::move(node);
   return out->grad_fn.get();

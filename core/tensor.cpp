@@ -6,10 +6,10 @@
 
 #include "dispatch.h"
 #include "random.h"
+#include "node_internals.h"
 #include "tensor_impl.h"
 #include "xgrad/autograd.h"
 #include "xgrad/grad_mode.h"
-#include "xgrad/ops.h"
 
 namespace xgrad {
 
@@ -38,7 +38,17 @@ TensorImpl::TensorImpl(Shape shape, Dtype dtype)
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype)
     : storage_(std::move(storage)), shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {}
 
-TensorImpl::~TensorImpl() { release_node(std::move(grad_fn)); }
+TensorImpl::~TensorImpl() {
+  release_node(std::move(grad_fn));
+  delete meta_.load(std::memory_order_relaxed);
+}
+
+AutogradMeta& TensorImpl::create_meta() {
+  auto fresh = std::make_unique<AutogradMeta>();
+  AutogradMeta* expected = nullptr;
+  if (meta_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
+  return *expected;  // another thread created it first
+}
 
 Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
   return Tensor(std::make_shared<TensorImpl>(t.impl()->storage(), shape, t.dtype()));
@@ -61,8 +71,6 @@ std::int64_t Tensor::size(std::int64_t d) const {
   XGRAD_CHECK(dim() > 0, "size: a 0-d tensor has no dim {}", d);
   return shape()[static_cast<std::size_t>(wrap_dim(d, dim(), "size"))];
 }
-
-Tensor Tensor::to(Dtype d) const { return to_dtype(*this, d); }
 
 template <class T>
 T Tensor::item() const {
@@ -190,18 +198,13 @@ void Tensor::backward(const Tensor& gradient, const GradOptions& opts) const {
   xgrad::backward({*this}, {gradient}, opts);
 }
 
-namespace {
-std::atomic<std::size_t> next_hook_handle{1};
-}
-
 std::size_t Tensor::register_hook(GradHook hook) {
   auto& impl = checked(*this, "register_hook");
   XGRAD_CHECK(impl.requires_grad, "register_hook: cannot register a hook on a tensor that does not require grad");
-  const std::size_t handle = next_hook_handle++;
-  if (impl.grad_fn)
-    impl.grad_fn->add_hook(handle, std::move(hook));
-  else
-    impl.meta().hooks.emplace_back(handle, std::move(hook));
+  XGRAD_CHECK(hook != nullptr, "register_hook: the hook is empty");
+  if (impl.grad_fn) return impl.grad_fn->register_hook(std::move(hook));
+  const std::size_t handle = next_hook_handle();
+  impl.meta().hooks.emplace_back(handle, std::move(hook));
   return handle;
 }
 
@@ -370,7 +373,7 @@ template <class T>
 Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts) {
   Tensor t = make_tensor(shape, dtype_of_v<T>);
   if (t.numel()) std::memcpy(t.impl()->raw(), values, static_cast<std::size_t>(t.numel()) * sizeof(T));
-  if (opts.dtype != dtype_of_v<T>) t = to_dtype(t, opts.dtype);
+  if (opts.dtype != dtype_of_v<T>) t = t.to(opts.dtype);
   return finish(std::move(t), opts);
 }
 template Tensor from_buffer<float>(const float*, const Shape&, TensorOptions);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "xgrad/node.h"
@@ -40,7 +41,6 @@ struct AutogradMeta {
   Tensor grad;
   std::weak_ptr<Node> grad_accumulator;  // leaves: the node that accumulates into grad
   std::vector<std::pair<std::size_t, GradHook>> hooks;  // leaves' hooks (non-leaves keep them on grad_fn)
-  std::size_t next_hook_id = 1;
 };
 
 class TensorImpl {
@@ -58,18 +58,20 @@ class TensorImpl {
 
   bool requires_grad = false;  // leaves: set by the user; non-leaves: true iff grad_fn
   std::shared_ptr<Node> grad_fn;
+  // Created on first use; two threads recording on one shared parameter may race to create it.
   AutogradMeta& meta() {
-    if (!meta_) meta_ = std::make_unique<AutogradMeta>();
-    return *meta_;
+    if (AutogradMeta* m = meta_.load(std::memory_order_acquire)) return *m;
+    return create_meta();
   }
-  AutogradMeta* meta_if_any() const { return meta_.get(); }
+  AutogradMeta* meta_if_any() const { return meta_.load(std::memory_order_acquire); }
 
  private:
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   std::int64_t numel_;
   Dtype dtype_;
-  std::unique_ptr<AutogradMeta> meta_;
+  std::atomic<AutogradMeta*> meta_{nullptr};  // owned
+  AutogradMeta& create_meta();
 };
 
 // Internal constructors used by ops and kernels.
@@ -83,6 +85,10 @@ Tensor alias_with_shape(const Tensor& t, const Shape& shape);
 std::shared_ptr<Node> grad_accumulator(const std::shared_ptr<TensorImpl>& leaf);
 // The node a gradient for `t` flows into: its grad_fn, its accumulator, or null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+// Serialises what several threads may do to one tensor at once (creating its gradient accumulator,
+// adding into its .grad). Striped by address: no mutex per tensor.
+std::mutex& tensor_lock(const TensorImpl* t);
 
 // Releases a node without recursing: deep chains of nodes are freed iteratively.
 void release_node(std::shared_ptr<Node>&& node);

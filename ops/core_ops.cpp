@@ -8,22 +8,9 @@
 
 namespace xgrad {
 
-Tensor to_dtype(const Tensor& x, Dtype dtype) {
-  if (x.dtype() == dtype) return x;
-  Tensor y = kernels::cast(x, dtype);
-  if (is_floating(dtype) && is_floating(x.dtype()))
-    record(y, "to", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
-      return {to_dtype(gy, n.next_edges()[0].dtype)};
-    });
-  return y;
-}
-
-Tensor clone(const Tensor& x) {
-  XGRAD_CHECK(x.defined(), "clone: the tensor is undefined");
-  Tensor y = kernels::cast(x, x.dtype());  // always a fresh buffer
-  record(y, "clone", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy}; });
-  return y;
-}
+// Defined in core (core/primitives.cpp), which needs them for gradient buffers; registered below.
+Tensor to_dtype(const Tensor& x, Dtype dtype) { return x.to(dtype); }
+Tensor clone(const Tensor& x) { return x.clone(); }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
   Shape target = shape;

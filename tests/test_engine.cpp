@@ -1,6 +1,8 @@
 // The reverse-mode engine: semantics follow PyTorch's autograd.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 
 #include <xgrad/xgrad.h>
@@ -262,4 +264,136 @@ TEST_CASE("engine: a chain of 1,000,000 ops builds, back-propagates and is freed
     for (int i = 0; i < 1'000'000; ++i) y = y * one;
   }  // freed without any backward: saved tensors still hold the chain
   CHECK(true);
+}
+
+// ---------------------------------------------------------------- re-entrancy and hooks
+
+TEST_CASE("engine: grad() inside a hook keeps the outer pass's gradients (per-pass state)") {
+  // The issue's reproducer: the inner pass runs through y's node, which the outer pass also uses.
+  auto x = tensor({1.0, 2.0}, {.dtype = float64, .requires_grad = true});
+  auto y = x * 2.0;
+  auto ys = y.sum();
+  auto z = y * 3.0;
+  Tensor inner;
+  z.register_hook([&](const Tensor& g) {
+    inner = grad({ys}, {x}, {}, {.retain_graph = true})[0];
+    return Tensor();
+  });
+  z.sum().backward();
+  REQUIRE(x.grad().defined());
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{6.0, 6.0});
+  CHECK(inner.to_vector<double>() == std::vector<double>{2.0, 2.0});
+}
+
+TEST_CASE("engine: backward() inside a hook, on another graph or the same leaves, nests") {
+  auto x = scalar(3.0);
+  auto w = scalar(5.0);
+  auto y = x * w;
+  y.register_hook([&](const Tensor& g) {
+    EnableGradGuard record;  // a plain backward runs with grad mode off, as in PyTorch
+    (w * w).backward();      // a separate graph sharing the leaf w: w.grad += 2w
+    return Tensor();
+  });
+  (y * 2.0).backward();
+  CHECK(x.grad().item<double>() == 10.0);       // 2 w
+  CHECK(w.grad().item<double>() == 6.0 + 10.0);  // 2 x from the outer pass, 2 w from the inner one
+}
+
+TEST_CASE("engine: grad() runs only the branches leading to the requested inputs") {
+  auto a = scalar(1.0), b = scalar(2.0);
+  auto ha = a * 3.0, hb = b * 4.0;
+  int hb_hooks = 0;
+  hb.register_hook([&](const Tensor&) {
+    ++hb_hooks;
+    return Tensor();
+  });
+  auto loss = ha * hb;
+  auto ga = grad({loss}, {a}, {}, {.retain_graph = true})[0];
+  CHECK(ga.item<double>() == 24.0);  // 3 * hb
+  CHECK(hb_hooks == 0);
+  CHECK_FALSE(b.grad().defined());
+  // The graph is intact for a full pass afterwards.
+  loss.backward();
+  CHECK(hb_hooks == 1);
+  CHECK(b.grad().item<double>() == 12.0);  // 4 * ha
+}
+
+TEST_CASE("engine: a hook on a leaf's accumulator node fires, after the tensor's own hooks") {
+  auto x = scalar(2.0);
+  auto y = x * 3.0;
+  auto acc = y.grad_fn()->next_edges()[0].fn;
+  REQUIRE(acc);
+  CHECK(acc->accumulates_leaf());
+  std::vector<std::string> order;
+  x.register_hook([&](const Tensor& g) {
+    order.push_back("tensor");
+    return g * 2.0;
+  });
+  acc->register_hook([&](const Tensor& g) {
+    order.push_back("node");
+    CHECK(g.item<double>() == 6.0);  // the tensor hook's replacement arrives here
+    return g + 1.0;
+  });
+  y.backward();
+  CHECK(order == std::vector<std::string>{"tensor", "node"});
+  CHECK(x.grad().item<double>() == 7.0);
+}
+
+TEST_CASE("engine: post-hooks see a node's input gradients and may replace them") {
+  auto x = scalar(2.0), w = scalar(5.0);
+  auto y = x * w;
+  std::vector<double> seen;
+  double seen_output = 0;
+  const auto h = y.grad_fn()->register_post_hook([&](const TensorList& grad_inputs, const Tensor& grad_output) {
+    for (const Tensor& g : grad_inputs) seen.push_back(g.item<double>());
+    seen_output = grad_output.item<double>();
+    return TensorList{grad_inputs[0] * 0.0, grad_inputs[1]};
+  });
+  (y * 4.0).backward({}, {.retain_graph = true});
+  CHECK(seen == std::vector<double>{20.0, 8.0});  // dL/dx = 4w, dL/dw = 4x
+  CHECK(seen_output == 4.0);
+  CHECK(x.grad().item<double>() == 0.0);
+  CHECK(w.grad().item<double>() == 8.0);
+  y.grad_fn()->remove_hook(h);
+  x.zero_grad();
+  (y * 4.0).backward();
+  CHECK(x.grad().item<double>() == 20.0);
+  // A post-hook returning the wrong number of gradients is named.
+  auto z = x * w;
+  z.grad_fn()->register_post_hook([](const TensorList&, const Tensor&) { return TensorList{Tensor()}; });
+  CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("post-hook of 'mul'"), Error);
+}
+
+TEST_CASE("engine: hook handles come from one source, so tensor and node hooks never collide") {
+  auto x = scalar(1.0);
+  auto y = x * 2.0;
+  std::vector<std::size_t> handles;
+  handles.push_back(x.register_hook([](const Tensor&) { return Tensor(); }));
+  handles.push_back(y.register_hook([](const Tensor&) { return Tensor(); }));
+  handles.push_back(y.grad_fn()->register_hook([](const Tensor&) { return Tensor(); }));
+  handles.push_back(y.grad_fn()->register_post_hook([](const TensorList&, const Tensor&) { return TensorList{}; }));
+  handles.push_back(y.grad_fn()->next_edges()[0].fn->register_hook([](const Tensor&) { return Tensor(); }));
+  std::sort(handles.begin(), handles.end());
+  CHECK(std::adjacent_find(handles.begin(), handles.end()) == handles.end());
+  // Removing one handle leaves the others in place.
+  int calls = 0;
+  const auto keep = y.register_hook([&](const Tensor&) {
+    ++calls;
+    return Tensor();
+  });
+  const auto drop = y.register_hook([&](const Tensor&) {
+    calls += 100;
+    return Tensor();
+  });
+  y.remove_hook(drop);
+  y.backward({}, {.retain_graph = true});
+  CHECK(calls == 1);
+  y.remove_hook(keep);
+  CHECK_THROWS_WITH_AS(x.register_hook(GradHook()), doctest::Contains("register_hook"), Error);
+}
+
+TEST_CASE("engine: a hook returning another dtype is refused, naming both") {
+  auto x = scalar(1.0);
+  x.register_hook([](const Tensor& g) { return g.to(float32); });
+  CHECK_THROWS_WITH_AS((x * 2.0).backward(), doctest::Contains("float32"), Error);
 }

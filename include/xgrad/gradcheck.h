@@ -4,6 +4,9 @@
 //
 //   auto r = xgrad::gradcheck([](const TensorList& in) { return in[0] * in[1]; }, {x, y});
 //   if (!r) fmt::print("{}\n", r);  // names the output, input, element and both values
+#ifdef XGRAD_LAYER_CORE
+#error "core/ sits below the op families and must not use them (docs/ARCHITECTURE.md, Layers)"
+#endif
 #include <fmt/format.h>
 
 #include <cstdint>

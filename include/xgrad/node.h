@@ -3,7 +3,9 @@
 // that input, or to the leaf's gradient accumulator), the tensors its VJP needs, and the VJP.
 // Every node has exactly one output; multi-output ops (split, chunk) are made of single-output ones.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "xgrad/tensor.h"
@@ -34,6 +36,10 @@ class SavedTensor {
   std::uint32_t version_ = 0;
 };
 
+// A post-hook: called after a node's VJP with the gradients it produced for its inputs and the
+// gradient it received; may return replacements (an empty list keeps them).
+using PostHook = std::function<TensorList(const TensorList& grad_inputs, const Tensor& grad_output)>;
+
 class Node : public std::enable_shared_from_this<Node> {
  public:
   explicit Node(const char* name);
@@ -54,39 +60,40 @@ class Node : public std::enable_shared_from_this<Node> {
   // Saved tensors, in the order they were saved. Raises once the graph has been freed.
   Tensor saved(std::size_t i);
   std::size_t num_saved() const { return saved_.size(); }
-  void save(const Tensor& t, bool is_output) { saved_.emplace_back(t, is_output); }
-  void reserve_saved(std::size_t n) { saved_.reserve(n); }
-  void release_saved();
   bool saved_released() const { return released_; }
 
-  // Hooks on the output tensor of this node (non-leaf tensor hooks, retain_grad).
-  void add_hook(std::size_t handle, GradHook h);
+  // Hooks. Every handle comes from one counter shared with Tensor::register_hook, so handles never
+  // collide; remove_hook removes a pre- or post-hook by handle. Pre-hooks see (and may replace) the
+  // gradient arriving at this node before its VJP runs, the hooks of the output tensor included;
+  // post-hooks see what the VJP produced. Register hooks before a backward pass starts, not while
+  // another thread runs one through this node.
+  std::size_t register_hook(GradHook hook);
+  std::size_t register_post_hook(PostHook hook);
   void remove_hook(std::size_t handle);
   void set_retains_grad(const std::shared_ptr<TensorImpl>& out);
   bool retains_grad() const { return !retain_target_.expired(); }
-  // Runs the hooks on a gradient about to flow through this node, then feeds retain_grad.
-  virtual Tensor run_hooks(Tensor grad);
   // True only for the node that accumulates into a leaf's .grad (grad() skips running it).
   virtual bool accumulates_leaf() const { return false; }
 
-  std::vector<Edge>& mutable_next_edges() { return next_; }
-
-  // Engine bookkeeping for the backward pass under way.
-  struct EngineSlot {
-    std::uint64_t epoch = 0;
-    int dependencies = 0;
-    bool needed = false;
-    Tensor buffer;
-  } engine_slot;
+ protected:
+  // Runs the pre-hooks on a gradient about to flow through this node, then feeds retain_grad.
+  virtual Tensor run_pre_hooks(Tensor grad);
+  TensorList run_post_hooks(TensorList grad_inputs, const Tensor& grad_output);
 
  private:
+  friend struct NodeInternals;  // the recorder and the engine (core/node_internals.h)
+
   std::vector<Edge> next_;
   const char* name_;
   std::uint64_t seq_;
   std::vector<SavedTensor> saved_;
   bool released_ = false;
   std::vector<std::pair<std::size_t, GradHook>> hooks_;
+  std::vector<std::pair<std::size_t, PostHook>> post_hooks_;
   std::weak_ptr<TensorImpl> retain_target_;
+  // Serialises apply + release of saved tensors (two passes through one node on two threads) and
+  // the retain_grad accumulation.
+  std::mutex mutex_;
 };
 
 // Runs a VJP written as a lambda: TensorList(Node&, const Tensor& grad_output).

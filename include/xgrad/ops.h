@@ -1,6 +1,9 @@
 #pragma once
 // The public ops. Each is defined, with its VJP, shape rules and registry entry, in one file
 // under ops/ (named in the comment of each group). Every differentiable op supports double backward.
+#ifdef XGRAD_LAYER_CORE
+#error "core/ sits below the op families and must not use them (docs/ARCHITECTURE.md, Layers)"
+#endif
 #include <cstdint>
 #include <optional>
 #include <utility>

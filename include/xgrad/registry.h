@@ -1,6 +1,9 @@
 #pragma once
 // The op registry: every differentiable op with its sample inputs (PyTorch's OpInfo).
 // One test walks it and runs gradcheck and gradgradcheck on every sample.
+#ifdef XGRAD_LAYER_CORE
+#error "core/ sits below the op families and must not use them (docs/ARCHITECTURE.md, Layers)"
+#endif
 #include <functional>
 #include <string>
 #include <string_view>

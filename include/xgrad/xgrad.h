@@ -1,6 +1,9 @@
 #pragma once
 // Everything a user needs: tensors, ops, autograd, gradient checking, the op registry.
 // xtensor interop lives in <xgrad/xtensor.h>, so including this header stays cheap.
+#ifdef XGRAD_LAYER_CORE
+#error "core/ sits below the op families and must not use them (docs/ARCHITECTURE.md, Layers)"
+#endif
 #include "xgrad/autograd.h"
 #include "xgrad/dtype.h"
 #include "xgrad/error.h"

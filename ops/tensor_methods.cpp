@@ -5,7 +5,6 @@
 namespace xgrad {
 
 Tensor Tensor::reshape(const Shape& s) const { return xgrad::reshape(*this, s); }
-Tensor Tensor::clone() const { return xgrad::clone(*this); }
 Tensor Tensor::sum() const { return xgrad::sum(*this); }
 Tensor Tensor::mean() const { return xgrad::mean(*this); }
 Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const { return xgrad::transpose(*this, d0, d1); }
