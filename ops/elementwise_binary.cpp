@@ -163,12 +163,12 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
   check_defined("where", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::where(condition, a, b, "where");
-  // The condition is never differentiated: only a and b are inputs of the node.
-  record(y, "where", {a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
+  // The condition is an input of the node (as in the registry) but is never differentiated.
+  record(y, "where", {condition, a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor c = n.saved(0);
     const Tensor zero = scalar_like(0.0, gy);
-    return {n.needs_input_grad(0) ? reduce_grad(n, 0, where(c, gy, zero)) : Tensor(),
-            n.needs_input_grad(1) ? reduce_grad(n, 1, where(c, zero, gy)) : Tensor()};
+    return {Tensor(), n.needs_input_grad(1) ? reduce_grad(n, 1, where(c, gy, zero)) : Tensor(),
+            n.needs_input_grad(2) ? reduce_grad(n, 2, where(c, zero, gy)) : Tensor()};
   });
   return y;
 }

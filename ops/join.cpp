@@ -191,6 +191,7 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad_amounts, double
 void register_join_ops(std::vector<OpInfo>& r) {
   r.push_back({.name = "cat",
                .arity = 3,
+               .variadic = true,
                .differentiable = {true, true, true},
                .formula = "dx_i = narrow(dy, dim, offset_i, x_i.size(dim))",
                .samples = [](Dtype d) {
@@ -208,6 +209,7 @@ void register_join_ops(std::vector<OpInfo>& r) {
                }});
   r.push_back({.name = "stack",
                .arity = 3,
+               .variadic = true,
                .differentiable = {true, true, true},
                .formula = "dx_i = select(dy, dim, i)",
                .samples = [](Dtype d) {

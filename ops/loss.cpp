@@ -126,7 +126,7 @@ Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& targ
   const Shape rows{n, 1}, matrix{n, classes};
   const std::int64_t p = a.p;
   const double margin = a.margin;
-  record(out, op, {scores}, {scores, m.active, coef_t, one_hot, target},
+  record(out, op, {scores, target}, {scores, m.active, coef_t, one_hot, target},
          [reduction, n, rows, matrix, p, margin](Node& nd, const Tensor& gy) -> TensorList {
            // Per sample: dL/ds_j = c h_j' for violating j != y; dL/ds_y = -(sum of those).
            const Tensor active = nd.saved(1), coef = nd.saved(2), one_hot = nd.saved(3);
@@ -137,7 +137,7 @@ Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& targ
              for (std::size_t i = 0; i < g.size(); ++i) g[i] = c[i] * scale * dy[reduction == Reduction::none ? i : 0];
              const Tensor ds = kernels::multiclass_margin_backward(nd.saved(0), nd.saved(4).data<std::int64_t>(),
                                                                    active, g, static_cast<int>(p), margin);
-             return {alias_with_shape(ds, nd.next_edges()[0].shape)};
+             return {alias_with_shape(ds, nd.next_edges()[0].shape), Tensor()};
            }
            Tensor g = per_element_grad(gy, reduction, n);
            if (reduction == Reduction::none) g = reshape(g, rows);  // one per sample, as a column
@@ -150,7 +150,7 @@ Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& targ
              d = g * (coef * 2.0) * (active * margins);
            }
            const Tensor ds = d - one_hot * sum(d, {1}, true);
-           return {reshape(ds, nd.next_edges()[0].shape)};
+           return {reshape(ds, nd.next_edges()[0].shape), Tensor()};
          });
   return out;
 }
@@ -294,14 +294,14 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
     out = reduce_losses(where(self_mask, input, zero) + where(margin_mask, relu(margin - input), zero), reduction);
   }
   const std::int64_t count = numel_of(shape);
-  record(out, op, {input}, {input, self_mask, margin_mask},
+  record(out, op, {input, target}, {input, self_mask, margin_mask},
          [reduction, count, margin](Node& n, const Tensor& gy) -> TensorList {
            // dx = [t != -1] - [t != 1][margin - x > 0]: piecewise constant.
            const Tensor x = n.saved(0).detach();
            const Tensor inside = kernels::compare_scalar(kernels::Compare::lt, x, margin);
            const Tensor zero = scalar_like(0.0, x), one = scalar_like(1.0, x);
            const Tensor slope = where(n.saved(1), one, zero) - where(n.saved(2), inside, zero);
-           return {grad_for(n, 0, per_element_grad(gy, reduction, count) * slope)};
+           return {grad_for(n, 0, per_element_grad(gy, reduction, count) * slope), Tensor()};
          });
   return out;
 }

@@ -110,37 +110,37 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Shape channel_shape(static_cast<std::size_t>(x.dim()), 1);
   channel_shape[1] = channels;
   if (training) {
-    record(y, "batch_norm", {x, weight, bias}, {x, weight, float64_tensor(mu), float64_tensor(invstd)},
+    record(y, "batch_norm", {x, running_mean, running_var, weight, bias}, {x, weight, float64_tensor(mu), float64_tensor(invstd)},
            [batch, channels, spatial, dims, channel_shape, eps](Node& n, const Tensor& gy) -> TensorList {
              const Tensor x = n.saved(0), w = n.saved(1);
              if (!is_grad_enabled()) {  // plain backward: the fused kernel
                kernels::NormGrads g = kernels::batch_norm_backward(
                    gy, x, n.saved(2), n.saved(3), w, batch, channels, spatial, n.needs_input_grad(0),
-                   n.needs_input_grad(1), n.needs_input_grad(2));
-               return {g.dx, g.dweight, g.dbias};
+                   n.needs_input_grad(3), n.needs_input_grad(4));
+               return {g.dx, Tensor(), Tensor(), g.dweight, g.dbias};
              }
              const auto [xhat, invstd] = normalize_with_ops(x, dims, eps);
              Tensor dx, dw, db;
              if (n.needs_input_grad(0))
                dx = normalized_input_grad(w.defined() ? gy * reshape(w, channel_shape) : gy, xhat, invstd, dims);
-             if (n.needs_input_grad(1)) dw = sum(gy * xhat, dims);
-             if (n.needs_input_grad(2)) db = sum(gy, dims);
-             return {dx, dw, db};
+             if (n.needs_input_grad(3)) dw = sum(gy * xhat, dims);
+             if (n.needs_input_grad(4)) db = sum(gy, dims);
+             return {dx, Tensor(), Tensor(), dw, db};
            });
   } else {
     // Evaluation: an affine map per channel with constant statistics (copied: the running
     // tensors may change later).
     const Tensor mean_c = to_dtype(float64_tensor(mu), x.dtype());
     const Tensor invstd_c = to_dtype(float64_tensor(invstd), x.dtype());
-    record(y, "batch_norm", {x, weight, bias}, {x, weight, mean_c, invstd_c},
+    record(y, "batch_norm", {x, running_mean, running_var, weight, bias}, {x, weight, mean_c, invstd_c},
            [dims, channel_shape](Node& n, const Tensor& gy) -> TensorList {
              const Tensor w = n.saved(1), invstd = reshape(n.saved(3), channel_shape);
              Tensor dx, dw, db;
              if (n.needs_input_grad(0)) dx = gy * (w.defined() ? reshape(w, channel_shape) * invstd : invstd);
-             if (n.needs_input_grad(1))
+             if (n.needs_input_grad(3))
                dw = sum(gy * ((n.saved(0) - reshape(n.saved(2), channel_shape)) * invstd), dims);
-             if (n.needs_input_grad(2)) db = sum(gy, dims);
-             return {dx, dw, db};
+             if (n.needs_input_grad(4)) db = sum(gy, dims);
+             return {dx, Tensor(), Tensor(), dw, db};
            });
   }
   return y;

@@ -130,8 +130,8 @@ Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows
 // The VJP of max pooling: gy added into zeros of in_shape at the saved indices. Its VJP gathers.
 Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWindows& w, const Shape& in_shape) {
   Tensor gx = kernels::max_pool_scatter(gy, indices, w, in_shape);
-  record(gx, "max_pool_backward", {gy}, {indices}, [w](Node& n, const Tensor& ggx) -> TensorList {
-    return {max_pool_gather(ggx, n.saved(0), w)};
+  record(gx, "max_pool_backward", {gy, indices}, {indices}, [w](Node& n, const Tensor& ggx) -> TensorList {
+    return {max_pool_gather(ggx, n.saved(0), w), Tensor()};
   });
   return gx;
 }
@@ -140,8 +140,8 @@ Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWind
 Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w) {
   Tensor y = kernels::max_pool_take(g, indices, w);
   const Shape in_shape = g.shape();
-  record(y, "max_pool_gather", {g}, {indices}, [w, in_shape](Node& n, const Tensor& gy) -> TensorList {
-    return {max_pool_backward(gy, n.saved(0), w, in_shape)};
+  record(y, "max_pool_gather", {g, indices}, {indices}, [w, in_shape](Node& n, const Tensor& gy) -> TensorList {
+    return {max_pool_backward(gy, n.saved(0), w, in_shape), Tensor()};
   });
   return y;
 }
@@ -179,7 +179,7 @@ Tensor avg_pool_recorded(const Tensor& x, const PoolWindows& w, const AvgOptions
 // adjoint is the average pooling again.
 Tensor avg_pool_backward(const Tensor& gy, const PoolWindows& w, const AvgOptions& a, const Shape& in_shape) {
   Tensor gx = kernels::avg_pool_backward(gy, w, a.count_include_pad, a.divisor_override, in_shape);
-  record(gx, "avg_pool2d_backward", {gy}, {}, [w, a](Node&, const Tensor& ggx) -> TensorList {
+  record(gx, "avg_pool_backward", {gy}, {}, [w, a](Node&, const Tensor& ggx) -> TensorList {
     return {avg_pool_recorded(ggx, w, a)};
   });
   return gx;
@@ -208,7 +208,7 @@ Tensor adaptive_recorded(const Tensor& x, const PoolWindows& w, int spatial) {
 
 Tensor adaptive_backward(const Tensor& gy, const PoolWindows& w, int spatial, const Shape& in_shape) {
   Tensor gx = kernels::adaptive_avg_pool_backward(gy, w, in_shape);
-  record(gx, "adaptive_avg_pool2d_backward", {gy}, {}, [w, spatial](Node&, const Tensor& ggx) -> TensorList {
+  record(gx, "adaptive_avg_pool_backward", {gy}, {}, [w, spatial](Node&, const Tensor& ggx) -> TensorList {
     return {adaptive_recorded(ggx, w, spatial)};
   });
   return gx;
@@ -495,7 +495,7 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                  }
                  return out;
                }});
-  r.push_back({.name = "avg_pool2d_backward",
+  r.push_back({.name = "avg_pool_backward",
                .arity = 1,
                .differentiable = {true},
                .formula = "d(gy) = avg_pool(ggx) with the same arguments",
@@ -513,7 +513,7 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                  }
                  return out;
                }});
-  r.push_back({.name = "adaptive_avg_pool2d_backward",
+  r.push_back({.name = "adaptive_avg_pool_backward",
                .arity = 1,
                .differentiable = {true},
                .formula = "d(gy) = adaptive_avg_pool(ggx) with the same output size",

@@ -21,7 +21,8 @@ struct OpSample {
 
 struct OpInfo {
   std::string name;              // as in grad_fn names, e.g. "mul"
-  int arity = 1;                 // tensor inputs
+  int arity = 1;                 // tensor inputs (of the samples, for a variadic op)
+  bool variadic = false;         // takes a list of tensors (cat, stack): nodes have any input count
   std::vector<bool> differentiable;  // per tensor input
   bool supports_gradgrad = true;
   std::string formula;           // the local gradient, e.g. "dx = dy * (y > 0)"

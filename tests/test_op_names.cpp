@@ -1,0 +1,66 @@
+// One name per op: every node any registered sample records (forward, and backward under
+// create_graph, which records the VJPs' own nodes) carries the name of a registry entry whose
+// arity is the node's input count, so graph dumps and error messages never show a name the
+// registry does not know.
+#include <doctest/doctest.h>
+#include <xgrad/xgrad.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace xgrad;
+
+namespace {
+
+// Every node reachable from `roots`, leaves' accumulators excluded.
+std::vector<std::shared_ptr<Node>> nodes_of(const TensorList& roots) {
+  std::vector<std::shared_ptr<Node>> out, stack;
+  std::set<Node*> seen;
+  for (const Tensor& r : roots)
+    if (r.defined() && r.grad_fn()) stack.push_back(r.grad_fn());
+  while (!stack.empty()) {
+    auto n = stack.back();
+    stack.pop_back();
+    if (!n || n->accumulates_leaf() || !seen.insert(n.get()).second) continue;
+    out.push_back(n);
+    for (const Edge& e : n->next_edges()) stack.push_back(e.fn);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("op names: every recorded node names a registry entry with the node's input count") {
+  std::map<std::string, std::string> problems;  // node name -> first problem seen
+  for (const OpInfo& op : registered_ops()) {
+    manual_seed(7);
+    for (const OpSample& sample : op.samples(float64)) {
+      Tensor y = sample.call(sample.inputs);
+      if (!y.defined() || !y.requires_grad()) continue;
+      TensorList roots{y};
+      // The VJPs' own nodes: backward with create_graph records them.
+      TensorList diff_inputs;
+      for (const Tensor& t : sample.inputs)
+        if (t.defined() && t.requires_grad()) diff_inputs.push_back(t);
+      manual_seed(8);
+      const Tensor seed = randn(y.shape(), {.dtype = y.dtype()});
+      if (!diff_inputs.empty())
+        for (const Tensor& g : grad({y}, diff_inputs, {seed}, {.create_graph = true, .allow_unused = true}))
+          if (g.defined()) roots.push_back(g);
+      for (const auto& node : nodes_of(roots)) {
+        const std::string name = node->name();
+        const OpInfo* info = find_op(name);
+        const auto inputs = static_cast<int>(node->next_edges().size());
+        if (!info)
+          problems.emplace(name, fmt::format("not in the registry (recorded by {} / {})", op.name, sample.description));
+        else if (info->variadic ? inputs < 1 : info->arity != inputs)
+          problems.emplace(name, fmt::format("node has {} inputs, registry arity {} (recorded by {} / {})", inputs,
+                                             info->arity, op.name, sample.description));
+      }
+    }
+  }
+  for (const auto& [name, problem] : problems) FAIL_CHECK(fmt::format("'{}': {}", name, problem));
+  CHECK(problems.empty());
+}
