@@ -26,4 +26,31 @@ const OpInfo* find_op(std::string_view name) {
   return it == ops.end() ? nullptr : &*it;
 }
 
+const std::vector<OpAlias>& op_aliases() {
+  static const std::vector<OpAlias> aliases = {
+      {"transpose", "permute", "a permutation swapping two dims"},
+      {"to_dtype", "to", "Tensor::to"},
+      {"broadcast_to", "expand", "NumPy's name for expand"},
+      {"eq", "", "comparison: a mask, not differentiable"},
+      {"ne", "", "comparison: a mask, not differentiable"},
+      {"lt", "", "comparison: a mask, not differentiable"},
+      {"le", "", "comparison: a mask, not differentiable"},
+      {"gt", "", "comparison: a mask, not differentiable"},
+      {"ge", "", "comparison: a mask, not differentiable"},
+      {"argmax", "", "indices, not differentiable"},
+      {"argmin", "", "indices, not differentiable"},
+      {"allclose", "", "a bool"},
+      {"equal", "", "a bool"},
+      {"result_type", "", "a dtype"},
+      {"scalar_like", "", "a constant 0-d tensor"},
+  };
+  return aliases;
+}
+
+const OpAlias* find_alias(std::string_view name) {
+  const auto& all = op_aliases();
+  auto it = std::find_if(all.begin(), all.end(), [&](const OpAlias& a) { return a.name == name; });
+  return it == all.end() ? nullptr : &*it;
+}
+
 }  // namespace xgrad

@@ -5,7 +5,9 @@
 #include <doctest/doctest.h>
 #include <xgrad/xgrad.h>
 
+#include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -63,4 +65,38 @@ TEST_CASE("op names: every recorded node names a registry entry with the node's 
   }
   for (const auto& [name, problem] : problems) FAIL_CHECK(fmt::format("'{}': {}", name, problem));
   CHECK(problems.empty());
+}
+
+namespace {
+// The names of the functions ops.h declares: a line "<return type> name(" at namespace level.
+std::set<std::string> declared_ops() {
+  std::ifstream in(std::string(XGRAD_SOURCE_DIR) + "/include/xgrad/ops.h");
+  REQUIRE(in.good());
+  const std::regex decl(R"(^(?:inline\s+)?(?:Tensor|bool|Dtype|std::\w+(?:<[^>]*>)?)\s+(\w+)\()");
+  std::set<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, decl)) names.insert(m[1]);
+  }
+  return names;
+}
+}  // namespace
+
+TEST_CASE("op names: every public function of ops.h is a registry entry or a listed alias") {
+  const auto names = declared_ops();
+  CHECK(names.size() > 80);  // the parse found the declarations
+  CHECK(names.count("conv2d") == 1);
+  CHECK(names.count("transpose") == 1);
+  for (const std::string& name : names) {
+    INFO("ops.h declares '", name, "'");
+    CHECK((find_op(name) != nullptr || find_alias(name) != nullptr));
+  }
+  for (const OpAlias& alias : op_aliases()) {
+    INFO("alias '", alias.name, "'");
+    CHECK(find_op(alias.name) == nullptr);  // an op is an entry or an alias, not both
+    if (!alias.records_as.empty()) CHECK(find_op(alias.records_as) != nullptr);
+  }
+  // transpose records under its alias's name.
+  auto x = ones({2, 3}, {.requires_grad = true});
+  CHECK(transpose(x, 0, 1).grad_fn_name() == find_alias("transpose")->records_as);
 }

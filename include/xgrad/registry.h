@@ -37,4 +37,14 @@ struct OpInfo {
 const std::vector<OpInfo>& registered_ops();
 const OpInfo* find_op(std::string_view name);  // nullptr when unknown
 
+// A public function of ops.h that is not a registry entry itself: it records under other ops'
+// names (transpose records "permute"), or records nothing (comparisons, argmax: not differentiable).
+struct OpAlias {
+  std::string name;        // as the user calls it
+  std::string records_as;  // registry names of the nodes it records, "" if none
+  std::string note;
+};
+const std::vector<OpAlias>& op_aliases();
+const OpAlias* find_alias(std::string_view name);  // nullptr when unknown
+
 }  // namespace xgrad
