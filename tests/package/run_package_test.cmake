@@ -73,7 +73,39 @@ if(MODE STREQUAL "find_shared" OR MODE STREQUAL "find_static")
 
   run("configure consumer" ${CMAKE_COMMAND} -S ${package_dir}/find_package -B ${work}/consumer ${common_args}
       -DCMAKE_PREFIX_PATH=${prefix})
+  run("build xtensor consumer" ${CMAKE_COMMAND} --build ${work}/consumer --target xtensor_app)
+  run("run xtensor consumer" ${work}/consumer/xtensor_app)
+
+  # pkg-config, without CMake.
+  find_program(PKG_CONFIG pkg-config REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib/x86_64-linux-gnu/pkgconfig")
+  if(shared)
+    set(pc_args --cflags --libs xgrad)
+  else()
+    set(pc_args --cflags --libs --static xgrad)
+  endif()
+  execute_process(COMMAND ${PKG_CONFIG} ${pc_args} OUTPUT_VARIABLE pc_flags RESULT_VARIABLE rc
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "[${MODE}] pkg-config does not find xgrad.pc")
+  endif()
+  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+  get_filename_component(libdir ${libs} DIRECTORY)
+  run("pkg-config consumer" ${CXX_COMPILER} -std=c++20 ${package_dir}/circuit.cpp ${pc_flags}
+      -Wl,-rpath,${libdir} -o ${work}/pc_app)
+  run("run pkg-config consumer" ${work}/pc_app)
 elseif(MODE STREQUAL "subdirectory")
+  # A parent without a build type (as many are): xgrad's own code must still be optimised.
+  # Configure-only: building it would compile the library cold (other flags, no ccache hits).
+  run("configure consumer without a build type" ${CMAKE_COMMAND} -S ${package_dir}/subdirectory
+      -B ${work}/consumer-no-build-type -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+      -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DXGRAD_SOURCE_DIR=${XGRAD_SOURCE_DIR} -DXGRAD_NATIVE=${NATIVE})
+  file(READ ${work}/consumer-no-build-type/compile_commands.json commands)
+  string(REGEX MATCH "\"command\": \"[^\"]*core/engine.cpp[^\"]*\"" engine_command "${commands}")
+  if(NOT engine_command MATCHES " -O[23] ")
+    message(FATAL_ERROR "[${MODE}] xgrad compiles without optimisation in a parent without a build type:\n"
+                        "${engine_command}")
+  endif()
   run("configure consumer" ${CMAKE_COMMAND} -S ${package_dir}/subdirectory -B ${work}/consumer ${common_args}
       -DXGRAD_SOURCE_DIR=${XGRAD_SOURCE_DIR} -DXGRAD_NATIVE=${NATIVE})
 else()
