@@ -5,6 +5,7 @@
 #   make demo       build and run examples/mlp_toy (a 2-layer MLP learning two moons)
 #   make bench      build and run the Google Benchmark programs
 #   make sanitize   ASan + UBSan build (-O1) in $(SANITIZE_DIR), whole suite through CTest
+#   make tsan       ThreadSanitizer build (-O1) in $(TSAN_DIR), the thread, concurrency and engine tests
 #   make clean      remove both build directories
 #
 # Knobs: make test XGRAD_NATIVE=OFF BUILD_DIR=build-portable JOBS=4 CMAKE_ARGS="-DBUILD_SHARED_LIBS=OFF"
@@ -12,6 +13,7 @@
 
 BUILD_DIR     ?= build
 SANITIZE_DIR  ?= build-sanitize
+TSAN_DIR      ?= build-tsan
 BUILD_TYPE    ?= Release
 XGRAD_NATIVE  ?= ON
 JOBS          ?= 2
@@ -25,12 +27,12 @@ CTEST = ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 SANITIZER_ENV = ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:strict_string_checks=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps configure build test demo bench sanitize clean help
+.PHONY: all deps configure build test demo bench sanitize tsan clean help
 
 all: build
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 deps:
 	@scripts/install-deps.sh
@@ -63,5 +65,17 @@ sanitize: deps
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	$(SANITIZER_ENV) $(CTEST) --test-dir $(SANITIZE_DIR)
 
+# ThreadSanitizer over the tests that run threads: CTest names matching TSAN_TESTS (the pool's own
+# tests, the concurrent-kernel tests, the engine's, and the kernels' 1-vs-2-thread tests).
+# tests/tsan.supp explains its suppressions.
+TSAN_TESTS ?= thread|concurren|engine
+TSAN_ENV = TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp"
+tsan: deps
+	$(CMAKE_CONFIGURE) -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	  -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
+	  -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_EXAMPLES=OFF
+	cmake --build $(TSAN_DIR) -j $(JOBS) --target xgrad_tests
+	$(TSAN_ENV) $(CTEST) --test-dir $(TSAN_DIR) -R '$(TSAN_TESTS)'
+
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR)

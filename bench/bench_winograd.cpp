@@ -132,8 +132,8 @@ struct Im2col {
   void backward_weight(const float* x, const float* gy, float* gw) {
     const int chunks = xgrad::parallel::chunks_for(l.N, 1);
     partial.assign(static_cast<std::size_t>(chunks * l.K * R), 0.0f);
-    xgrad::parallel::parallel_for(l.N, 1, [&](int64 begin, int64 end) {
-      float* acc = partial.data() + (chunks == 1 ? 0 : xgrad::parallel::chunk_index()) * l.K * R;
+    xgrad::parallel::parallel_for_chunks(l.N, chunks, [&](int64 begin, int64 end, int chunk) {
+      float* acc = partial.data() + chunk * l.K * R;
       for (int64 n = begin; n < end; ++n) {
         float* col = cols.data() + n * R * P;
         im2col(x + n * l.C * l.H * l.W, col);

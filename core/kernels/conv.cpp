@@ -35,11 +35,11 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
     cblas_dgemm(CblasRowMajor, opa, opb, bm, bn, bk, 1.0, a, la, b, lb, beta, c, lc);
 }
 
-// Column buffers (slot 0), wide images (1), phase planes (2), weight-gradient partials (3).
+// Column buffers (slot 0), wide images (1), phase planes (2): used within a chunk only.
 struct ConvScratch;
 template <class T>
 T* scratch(std::size_t n, int slot) {
-  return thread_scratch<T, ConvScratch, 4>(n, slot);
+  return thread_scratch<T, ConvScratch, 3>(n, slot);
 }
 
 // The output columns [lo, hi) whose input column ow*stride + offset lies in [0, width).
@@ -469,15 +469,19 @@ void weight_grad_impl(const Tensor& x, const Tensor& gy, Tensor& gw, const ConvG
   }
   const T* px = x.impl()->data<T>();
   const T* pgy = gy.impl()->data<T>();
-  // Chunk 0 accumulates into the result, the others into their thread's scratch (alive until
-  // that thread's next conv, so after the loop), summed at the end.
+  // Chunk 0 accumulates into the result, chunk c > 0 into row c - 1 of `partials`, summed at the
+  // end. The partials belong to this call (caching allocator: no page faults after the first
+  // step), never to a thread: a worker's scratch is reused by the next job, maybe another user
+  // thread's, as soon as this job ends.
   const int chunks = parallel::chunks_for(g.batch, 1);
-  std::vector<T*> partial(static_cast<std::size_t>(std::max(1, chunks)), nullptr);
-  parallel::parallel_for(g.batch, 1, [&](std::int64_t b0, std::int64_t b1) {
-    // One chunk (also when nested in an outer parallel region, whose chunk_index is not ours).
-    const int c = chunks > 1 ? parallel::chunk_index() : 0;
-    T* acc = c == 0 ? pgw : scratch<T>(static_cast<std::size_t>(w_size), 3);
-    partial[static_cast<std::size_t>(c)] = acc;
+  Tensor partials = chunks > 1 ? make_tensor({chunks - 1, w_size}, gw.dtype()) : Tensor();
+  T* ppartials = chunks > 1 ? partials.impl()->data<T>() : nullptr;
+  parallel::parallel_for_chunks(g.batch, chunks, [&](std::int64_t b0, std::int64_t b1, int c) {
+    T* acc = c == 0 ? pgw : ppartials + (c - 1) * w_size;
+    if (b0 == b1) {  // more chunks than images: an empty chunk adds nothing
+      std::fill(acc, acc + w_size, T(0));
+      return;
+    }
     const std::int64_t B = images_per_gemm(P, pointwise, b1 - b0);
     T* col = pointwise ? nullptr : scratch<T>(static_cast<std::size_t>(col_rows * B * P), 0);
     T* wide = B > 1 ? scratch<T>(static_cast<std::size_t>(C_out * B * P), 1) : nullptr;
@@ -501,8 +505,10 @@ void weight_grad_impl(const Tensor& x, const Tensor& gy, Tensor& gw, const ConvG
       n += nb;
     }
   });
-  for (std::size_t c = 1; c < partial.size(); ++c)
-    for (std::int64_t i = 0; i < w_size; ++i) pgw[i] += partial[c][i];
+  for (int c = 1; c < chunks; ++c) {
+    const T* part = ppartials + (c - 1) * w_size;
+    for (std::int64_t i = 0; i < w_size; ++i) pgw[i] += part[i];
+  }
 }
 
 }  // namespace

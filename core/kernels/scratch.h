@@ -2,6 +2,9 @@
 // Per-thread scratch that outlives the call: the pool's threads are persistent, so big buffers are
 // page-faulted once, not on every step. Grown, never shrunk, never zeroed (every user overwrites
 // what it reads). Each kernel file passes its own Tag, so no two files share a buffer.
+// A worker's scratch is for use inside one chunk only: once the chunk returns, the next job (maybe
+// another user thread's) reuses it, so results that outlive the chunk (per-chunk partial sums) go
+// into buffers the call owns, or into the calling thread's scratch (nobody else's job runs on it).
 #include <cstddef>
 #include <vector>
 

@@ -6,7 +6,6 @@
 #include "intrinsics.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -38,9 +37,8 @@ std::int64_t grain_rows(std::int64_t row_elements) {
 template <class T>
 constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
-// parallel_for with dynamic scheduling: each thread takes pieces of rows from a shared counter,
-// so a thread that the OS delays (a busy core) does not hold the others up, as one static
-// half each would.
+// Rows in pieces taken from a shared counter (parallel_for_dynamic), so a thread that the OS
+// delays (a busy core) does not hold the others up, as one static half each would.
 template <class F>
 void parallel_rows(std::int64_t n, std::int64_t grain, F fn) {
   const int chunks = parallel::chunks_for(n, grain);
@@ -49,14 +47,7 @@ void parallel_rows(std::int64_t n, std::int64_t grain, F fn) {
     return;
   }
   const std::int64_t step = std::max<std::int64_t>(1, std::min(grain, n / (16 * std::int64_t{chunks})));
-  std::atomic<std::int64_t> next{0};
-  parallel::parallel_for(chunks, 1, [&](std::int64_t, std::int64_t) {
-    for (;;) {
-      const std::int64_t begin = next.fetch_add(step, std::memory_order_relaxed);
-      if (begin >= n) break;
-      fn(begin, std::min(n, begin + step));
-    }
-  });
+  parallel::parallel_for_dynamic(n, chunks, step, [&](std::int64_t begin, std::int64_t end, int) { fn(begin, end); });
 }
 
 // The last partial batch of a row, padded with `fill`.

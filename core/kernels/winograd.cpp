@@ -741,7 +741,7 @@ void forward(const Geometry& g, const float* x, const float* w, const float* bia
   const Blocking plan(g, F{});
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
-  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int) {
+  parallel::parallel_for_dynamic(plan.count, parallel::chunks_for(plan.count, 1), 1, [&](int64 b, int64, int) {
     thread_local std::vector<float> x_buffer, v_buffer, m_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     const Panel V(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
@@ -774,7 +774,7 @@ void backward_input(const Geometry& g, const float* gy, const float* w, float* g
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int) {
+  parallel::parallel_for_dynamic(plan.count, parallel::chunks_for(plan.count, 1), 1, [&](int64 b, int64, int) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.Hp * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * g.tiles_h * m * Wb);
@@ -804,23 +804,22 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
   }
   const Blocking plan(g, F{});
   const int chunks = parallel::chunks_for(plan.count, 1);
-  // One dU per chunk, summed afterwards: the chunks never write the same memory. A chunk's first
-  // block overwrites its dU; a chunk that got no block is left out of the sum.
+  // One dU per slot (thread), summed afterwards: the slots never write the same memory. A slot's
+  // first block overwrites its dU; a slot that got no block is left out of the sum. The dU live in
+  // the calling thread's scratch, which nothing else uses until this call returns.
   thread_local std::vector<float> du_buffer;
   float* dU = scratch(du_buffer, filter_size * chunks);
   std::vector<char> used(static_cast<std::size_t>(std::max(chunks, 1)), 0);
   const int bk = blas_int(g.Kp, "K"), bc = blas_int(g.Cp, "C");
   blas_int(Panel::floats(freqs, plan.max_tiles, std::max(g.Kp, g.Cp)), "block size");
   const int64 Wb = g.tiles_w * m;
-  parallel::parallel_for_dynamic(plan.count, 1, [&](int64 b, int chunk) {
+  parallel::parallel_for_dynamic(plan.count, chunks, 1, [&](int64 b, int64, int slot) {
     thread_local std::vector<float> x_buffer, gy_buffer, v_buffer, z_buffer;
     float* xl = scratch(x_buffer, plan.max_images * g.Cp * g.frame_rows(plan.max_tile_rows) * g.Wp);
     float* gl = scratch(gy_buffer, plan.max_images * g.Kp * plan.max_tile_rows * m * Wb);
     const Panel V(scratch(v_buffer, Panel::floats(freqs, plan.max_tiles, g.Cp)), plan.max_tiles, g.Cp);
     const Panel Z(scratch(z_buffer, Panel::floats(freqs, plan.max_tiles, g.Kp)), plan.max_tiles, g.Kp);
-    // Nested in an outer parallel region this runs inline as one chunk (chunks == 1).
-    const int c = chunks == 1 ? 0 : chunk;
-    float* mine = dU + c * filter_size;
+    float* mine = dU + slot * filter_size;
     {
       const Block k = plan(g, b);
       block_channels(x, g.C, g.H, g.W, k.n0, k.images, k.ty0 * g.step, g.frame_rows(k.tile_rows), g.pad_h, g.pad_w,
@@ -830,13 +829,13 @@ void backward_weight(const Geometry& g, const float* x, const float* gy, float* 
       transform_output_grad<F>(g, k, gl, Z);
       const int rows = static_cast<int>(k.tiles);
       // Frequencies that share a transformed filter add into one dU (G^T's columns for them are equal).
-      const bool first = !used[static_cast<std::size_t>(c)];
+      const bool first = !used[static_cast<std::size_t>(slot)];
       for (const int xi : GemmOrder<F>::order) {
         const float beta = first && first_of_filter_freq<F>(xi) ? 0.0f : 1.0f;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, bc, bk, rows, 1.0f, V.at(xi), bc, Z.at(xi), bk, beta,
                     mine + filter_freq<F>(xi) * filter_stride(g), bk);
       }
-      used[static_cast<std::size_t>(c)] = 1;
+      used[static_cast<std::size_t>(slot)] = 1;
     }
   });
   for (int i = 1; i < chunks; ++i) {

@@ -15,8 +15,9 @@
 // over xgrad's pool with single-threaded sgemm per block. Each block's input is first re-laid out
 // with channels interleaved in SIMD-register groups (16 on AVX-512), so the transforms only load
 // and store whole registers. Channel counts are padded to that group size internally.
-// Scratch buffers are thread_local and only grow (the weight gradient keeps one (m+2)^2 x C x K
-// accumulator per thread: 36 x C x K floats each for F(4x4)).
+// Scratch buffers are thread_local and only grow; a worker's hold nothing once its block is done.
+// The weight gradient keeps one (m+2)^2 x C x K accumulator per thread of the call (36 x C x K
+// floats each for F(4x4)), all in the calling thread's scratch.
 //
 // Float32 error (max |err| / max |exact| on N(0,1) data, C up to 256): F(2x2) <= ~5e-7,
 // F(4x4) <= ~8e-6, stride 2 <= ~3e-6 (tests/test_winograd.cpp).
