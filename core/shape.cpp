@@ -10,6 +10,20 @@ std::int64_t numel_of(const Shape& s) {
   return n;
 }
 
+std::int64_t checked_numel(const Shape& s, const char* op) {
+  std::int64_t product = 1;  // of the non-zero sizes: strides are products of them too
+  bool has_zero = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const std::int64_t d = s[i];
+    XGRAD_CHECK(d >= 0, "{}: negative size {} at dim {} of shape {}", op, d, i, to_string(s));
+    has_zero |= d == 0;
+    XGRAD_CHECK(!__builtin_mul_overflow(product, d == 0 ? 1 : d, &product),
+                "{}: shape {} has too many elements: the product of its sizes overflows int64 (at most {})", op,
+                to_string(s), INT64_MAX);
+  }
+  return has_zero ? 0 : product;
+}
+
 std::string to_string(const Shape& s) {
   std::string out = "[";
   for (std::size_t i = 0; i < s.size(); ++i) {
