@@ -194,7 +194,7 @@ TEST_CASE("overflow: var and std with an extreme correction divide by max(0, N -
   CHECK(std::isfinite(v.grad().to_vector<double>()[0]));
 }
 
-TEST_CASE("overflow: randint draws exact integers in [low, high), even near the int64 limits") {
+TEST_CASE("overflow: randint draws exact integers from low to high - 1, even near the int64 limits") {
   manual_seed(7);
   const std::int64_t low = (std::int64_t{1} << 62) - 5, high = (std::int64_t{1} << 62) + 3;
   const auto near = randint(low, high, {2000}, {.dtype = int64}).to_vector<std::int64_t>();
