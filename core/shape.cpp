@@ -51,6 +51,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
                 op, to_string(a), to_string(b), i, da, db);
     out[i] = da == 1 ? db : da;
   }
+  checked_numel(out, op);  // [2^40, 1, 0] with [1, 2^40, 0]: callers may multiply the sizes
   return out;
 }
 

@@ -72,6 +72,11 @@ TEST_CASE("overflow: broadcast_to, expand, reshape, broadcasting ops with huge t
   // [2^20, 1] + [1, 2^20] would be a 4 TiB result.
   expect_error([] { add(zeros({std::int64_t{1} << 20, 1}), zeros({1, std::int64_t{1} << 20})); }, {"add", "[1048576, 1048576]", "4 TiB"});
   expect_error([] { matmul(zeros({std::int64_t{1} << 20, 0}), zeros({0, std::int64_t{1} << 20})); }, {"matmul", "[1048576, 1048576]"});
+  // Empty operands whose broadcast shape has too many elements (its strides would overflow).
+  expect_error([] { mul(zeros({std::int64_t{1} << 40, 1, 0}), zeros({1, std::int64_t{1} << 40, 0})); },
+               {"mul", "[1099511627776, 1099511627776, 0]", "too many elements"});
+  expect_error([] { mse_loss(zeros({std::int64_t{1} << 40, 1, 0}), zeros({1, std::int64_t{1} << 40, 0})); },
+               {"mse_loss", "1099511627776", "too many elements"});
 }
 
 TEST_CASE("overflow: the same legal edge cases still work: size-0 dims, 0-d, a million elements") {
