@@ -42,6 +42,8 @@ Shape contiguous_strides(const Shape& s) {
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   const std::size_t n = std::max(a.size(), b.size());
   Shape out(n, 1);
+  std::int64_t product = 1;  // of the non-zero sizes, as checked_numel counts them
+  bool overflow = false;
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const std::int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
@@ -50,8 +52,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
                 "match or be 1)",
                 op, to_string(a), to_string(b), i, da, db);
     out[i] = da == 1 ? db : da;
+    overflow |= __builtin_mul_overflow(product, out[i] == 0 ? 1 : out[i], &product);
   }
-  checked_numel(out, op);  // [2^40, 1, 0] with [1, 2^40, 0]: callers may multiply the sizes
+  // [2^40, 1, 0] with [1, 2^40, 0]: callers multiply the sizes; checked_numel raises, naming op.
+  if (overflow) [[unlikely]] checked_numel(out, op);
   return out;
 }
 

@@ -61,9 +61,21 @@ std::size_t checked_bytes(const Shape& shape, Dtype dtype, const char* op) {
   return checked_bytes_of(checked_numel(shape, op_or_default(op)), shape, dtype, op);
 }
 
-TensorImpl::TensorImpl(Shape shape, Dtype dtype, const char* op)
-    : shape_(std::move(shape)), numel_(checked_numel(shape_, op_or_default(op))), dtype_(dtype) {
-  const std::size_t bytes = checked_bytes_of(numel_, shape_, dtype, op);
+TensorImpl::TensorImpl(Shape shape, Dtype dtype, const char* op) : shape_(std::move(shape)), numel_(0), dtype_(dtype) {
+  // The hot path (every op output): one pass with overflow flags; the checked functions run, and
+  // word the error, only when something is off. Up to 2^26 elements (512 MiB) fit any machine.
+  bool bad = false, has_zero = false;
+  std::int64_t nonzero = 1;
+  for (const std::int64_t d : shape_) {
+    bad |= d < 0;
+    has_zero |= d == 0;
+    bad |= __builtin_mul_overflow(nonzero, d == 0 ? 1 : d, &nonzero);
+  }
+  numel_ = has_zero ? 0 : nonzero;
+  if (bad) [[unlikely]] checked_numel(shape_, op_or_default(op));  // raises
+  const std::size_t bytes = numel_ <= (std::int64_t{1} << 26)
+                                ? static_cast<std::size_t>(numel_) * dtype_size(dtype)
+                                : checked_bytes_of(numel_, shape_, dtype, op);
   try {
     storage_ = std::make_shared<Storage>(bytes);
   } catch (const std::bad_alloc&) {
