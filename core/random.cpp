@@ -37,6 +37,17 @@ std::uint64_t next_u64() {
   return g.engine();
 }
 
+std::uint64_t below(std::uint64_t range) {
+  if (range == 0) return next_u64();
+  // The high word of x * range is uniform once the low words below 2^64 mod range are rejected.
+  unsigned __int128 m = static_cast<unsigned __int128>(next_u64()) * range;
+  if (static_cast<std::uint64_t>(m) < range) {
+    const std::uint64_t threshold = (0 - range) % range;
+    while (static_cast<std::uint64_t>(m) < threshold) m = static_cast<unsigned __int128>(next_u64()) * range;
+  }
+  return static_cast<std::uint64_t>(m >> 64);
+}
+
 double uniform01() { return to_unit(next_u64()); }
 
 double normal01() {

@@ -2,6 +2,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <new>
 #include <ostream>
 
 #include "dispatch.h"
@@ -28,11 +30,58 @@ Storage::~Storage() {
   if (ptr_ != inline_) cached_free(ptr_, bytes_);
 }
 
-TensorImpl::TensorImpl(Shape shape, Dtype dtype)
-    : shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {
-  for (auto d : shape_)
-    XGRAD_CHECK(d >= 0, "tensor: negative size {} in shape {}", d, to_string(shape_));
-  storage_ = std::make_shared<Storage>(static_cast<std::size_t>(numel_) * dtype_size(dtype));
+namespace {
+// Ops and kernels that do not name themselves get this in allocation errors.
+const char* op_or_default(const char* op) { return op ? op : "new tensor"; }
+}  // namespace
+
+std::string format_bytes(long double bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+  std::size_t u = 0;
+  while (bytes >= 1024 && u + 1 < std::size(kUnits)) {
+    bytes /= 1024;
+    ++u;
+  }
+  return bytes == std::floor(bytes) ? fmt::format("{:.0f} {}", static_cast<double>(bytes), kUnits[u])
+                                    : fmt::format("{:.1f} {}", static_cast<double>(bytes), kUnits[u]);
+}
+
+namespace {
+std::size_t checked_bytes_of(std::int64_t numel, const Shape& shape, Dtype dtype, const char* op) {
+  const auto bytes = static_cast<unsigned __int128>(numel) * dtype_size(dtype);
+  XGRAD_CHECK(bytes <= max_alloc_bytes(),
+              "{}: cannot allocate {} for shape {} {} (more than this machine's memory, {})", op_or_default(op),
+              format_bytes(static_cast<long double>(bytes)), to_string(shape), dtype_name(dtype),
+              format_bytes(static_cast<long double>(max_alloc_bytes())));
+  return static_cast<std::size_t>(bytes);
+}
+}  // namespace
+
+std::size_t checked_bytes(const Shape& shape, Dtype dtype, const char* op) {
+  return checked_bytes_of(checked_numel(shape, op_or_default(op)), shape, dtype, op);
+}
+
+TensorImpl::TensorImpl(Shape shape, Dtype dtype, const char* op) : shape_(std::move(shape)), numel_(0), dtype_(dtype) {
+  // The hot path (every op output): one pass with overflow flags; the checked functions run, and
+  // word the error, only when something is off. Up to 2^26 elements (512 MiB) fit any machine.
+  bool bad = false, has_zero = false;
+  std::int64_t nonzero = 1;
+  for (const std::int64_t d : shape_) {
+    bad |= d < 0;
+    has_zero |= d == 0;
+    bad |= __builtin_mul_overflow(nonzero, d == 0 ? 1 : d, &nonzero);
+  }
+  numel_ = has_zero ? 0 : nonzero;
+  if (bad) [[unlikely]] checked_numel(shape_, op_or_default(op));  // raises
+  const std::size_t bytes = numel_ <= (std::int64_t{1} << 26)
+                                ? static_cast<std::size_t>(numel_) * dtype_size(dtype)
+                                : checked_bytes_of(numel_, shape_, dtype, op);
+  try {
+    storage_ = std::make_shared<Storage>(bytes);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("{}: cannot allocate {} for shape {} {}: out of memory", op_or_default(op),
+                            format_bytes(static_cast<long double>(bytes)), to_string(shape_), dtype_name(dtype)));
+  }
 }
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype)
@@ -225,8 +274,8 @@ Tensor finish(Tensor t, const TensorOptions& opts) {
 }
 
 template <class F>
-Tensor generate(const Shape& shape, const TensorOptions& opts, F value_at) {
-  Tensor t = make_tensor(shape, opts.dtype);
+Tensor generate(const char* op, const Shape& shape, const TensorOptions& opts, F value_at) {
+  Tensor t = make_tensor(shape, opts.dtype, op);
   const std::int64_t n = t.numel();
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
@@ -241,16 +290,16 @@ void check_float_for_random(const char* op, Dtype d) {
 
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_tensor(shape, opts.dtype), opts); }
+Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_tensor(shape, opts.dtype, "empty"), opts); }
 
 Tensor zeros(const Shape& shape, TensorOptions opts) {
-  Tensor t = make_tensor(shape, opts.dtype);
+  Tensor t = make_tensor(shape, opts.dtype, "zeros");
   if (t.numel()) std::memset(t.impl()->raw(), 0, static_cast<std::size_t>(t.numel()) * dtype_size(opts.dtype));
   return finish(std::move(t), opts);
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions opts) {
-  Tensor t = make_tensor(shape, opts.dtype);
+  Tensor t = make_tensor(shape, opts.dtype, "full");
   XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), static_cast<T>(value)));
   return finish(std::move(t), opts);
 }
@@ -267,16 +316,20 @@ Tensor arange(double end, TensorOptions opts) { return arange(0.0, end, 1.0, opt
 Tensor arange(double start, double end, double step, TensorOptions opts) {
   XGRAD_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
               "arange: expects finite start, end and a non-zero step, got start={} end={} step={}", start, end, step);
-  XGRAD_CHECK((end - start) / step >= 0,
-              "arange: the step {} points away from end: start={} end={}", step, start, end);
-  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
-  return generate({n}, opts, [&](std::int64_t i) { return start + static_cast<double>(i) * step; });
+  // end - start can overflow to inf (arange(-1e308, 1e308, 1e-300)): count in long double.
+  const long double count = std::ceil((static_cast<long double>(end) - start) / step);
+  XGRAD_CHECK(count >= 0, "arange: the step {} points away from end: start={} end={}", step, start, end);
+  XGRAD_CHECK(count <= static_cast<long double>(INT64_MAX),
+              "arange: too many elements: (end - start) / step = ({} - {}) / {} = {:.4g} (at most {})", end, start,
+              step, static_cast<double>(count), INT64_MAX);
+  const auto n = static_cast<std::int64_t>(count);
+  return generate("arange", {n}, opts, [&](std::int64_t i) { return start + static_cast<double>(i) * step; });
 }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts) {
   XGRAD_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got {}", steps);
   const double delta = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-  return generate({steps}, opts, [&](std::int64_t i) {
+  return generate("linspace", {steps}, opts, [&](std::int64_t i) {
     return i == steps - 1 ? end : start + static_cast<double>(i) * delta;
   });
 }
@@ -285,38 +338,49 @@ Tensor eye(std::int64_t n, TensorOptions opts) { return eye(n, n, opts); }
 
 Tensor eye(std::int64_t n, std::int64_t m, TensorOptions opts) {
   XGRAD_CHECK(n >= 0 && m >= 0, "eye: sizes must be non-negative, got n={} m={}", n, m);
-  return generate({n, m}, opts, [&](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
+  return generate("eye", {n, m}, opts, [&](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
 }
 
 Tensor rand(const Shape& shape, TensorOptions opts) {
   check_float_for_random("rand", opts.dtype);
-  return generate(shape, opts, [](std::int64_t) { return random::uniform01(); });
+  return generate("rand", shape, opts, [](std::int64_t) { return random::uniform01(); });
 }
 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts) {
   check_float_for_random("uniform", opts.dtype);
-  XGRAD_CHECK(low <= high, "uniform: expects low <= high, got low={} high={}", low, high);
-  return generate(shape, opts, [&](std::int64_t) { return low + (high - low) * random::uniform01(); });
+  XGRAD_CHECK(low <= high && std::isfinite(low) && std::isfinite(high),
+              "uniform: expects finite low <= high, got low={} high={}", low, high);
+  // Weighted form: high - low can overflow to inf.
+  return generate("uniform", shape, opts, [&](std::int64_t) {
+    const double u = random::uniform01(), span = high - low;
+    return std::isfinite(span) ? low + span * u : std::min(low * (1 - u) + high * u, high);
+  });
 }
 
 Tensor randn(const Shape& shape, TensorOptions opts) {
   check_float_for_random("randn", opts.dtype);
-  return generate(shape, opts, [](std::int64_t) { return random::normal01(); });
+  return generate("randn", shape, opts, [](std::int64_t) { return random::normal01(); });
 }
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions opts) {
   XGRAD_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
-  const auto range = static_cast<std::uint64_t>(high - low);
-  return generate(shape, opts, [&](std::int64_t) {
-    return static_cast<double>(low + static_cast<std::int64_t>(random::next_u64() % range));
+  // Exact integers in [low, high) (no rounding through double; high - low may exceed INT64_MAX).
+  const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
+  Tensor t = make_tensor(shape, opts.dtype, "randint");
+  const std::int64_t n = t.numel();
+  XGRAD_DISPATCH_ALL(opts.dtype, T, {
+    T* p = t.impl()->data<T>();
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + random::below(range)));
   });
+  return finish(std::move(t), opts);
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opts) {
-  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
-              "tensor: {} values cannot fill shape {} ({} elements)", values.size(), to_string(shape),
-              numel_of(shape));
-  return generate(shape, opts, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
+  const std::int64_t numel = checked_numel(shape, "tensor");
+  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel, "tensor: {} values cannot fill shape {} ({} elements)",
+              values.size(), to_string(shape), numel);
+  return generate("tensor", shape, opts, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
 }
 
 Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions opts) {
@@ -324,10 +388,10 @@ Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOption
 }
 
 Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, TensorOptions opts) {
-  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel_of(shape),
-              "tensor: {} values cannot fill shape {} ({} elements)", values.size(), to_string(shape),
-              numel_of(shape));
-  Tensor t = make_tensor(shape, opts.dtype);
+  const std::int64_t numel = checked_numel(shape, "tensor");
+  XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel, "tensor: {} values cannot fill shape {} ({} elements)",
+              values.size(), to_string(shape), numel);
+  Tensor t = make_tensor(shape, opts.dtype, "tensor");
   XGRAD_DISPATCH_ALL(opts.dtype, T,
                      std::transform(values.begin(), values.end(), t.impl()->data<T>(),
                                     [](std::int64_t v) { return static_cast<T>(v); }));
@@ -371,7 +435,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<
 
 template <class T>
 Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts) {
-  Tensor t = make_tensor(shape, dtype_of_v<T>);
+  Tensor t = make_tensor(shape, dtype_of_v<T>, "from_buffer");
   if (t.numel()) std::memcpy(t.impl()->raw(), values, static_cast<std::size_t>(t.numel()) * sizeof(T));
   if (opts.dtype != dtype_of_v<T>) t = t.to(opts.dtype);
   return finish(std::move(t), opts);

@@ -45,7 +45,9 @@ struct AutogradMeta {
 
 class TensorImpl {
  public:
-  TensorImpl(Shape shape, Dtype dtype);  // fresh uninitialised storage
+  // Fresh uninitialised storage. A shape that is invalid or too big to allocate raises an
+  // xgrad::Error naming `op` (the op the user called, when the caller knows it).
+  TensorImpl(Shape shape, Dtype dtype, const char* op = nullptr);
   TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype);  // alias
   ~TensorImpl();
 
@@ -75,9 +77,18 @@ class TensorImpl {
 };
 
 // Internal constructors used by ops and kernels.
-inline Tensor make_tensor(const Shape& shape, Dtype dtype) {
-  return Tensor(std::make_shared<TensorImpl>(shape, dtype));
+// Ops whose output can be much bigger than their inputs (factories, expand, pad, broadcasting,
+// matmul, conv, pool, cat) pass their name, so "cannot allocate" errors name the op.
+inline Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op = nullptr) {
+  return Tensor(std::make_shared<TensorImpl>(shape, dtype, op));
 }
+// The byte count of a new tensor of `shape` and `dtype`, or an xgrad::Error naming `op`: negative
+// sizes, element or byte counts that overflow, more bytes than max_alloc_bytes().
+std::size_t checked_bytes(const Shape& shape, Dtype dtype, const char* op);
+// The biggest buffer xgrad asks for: the machine's RAM plus swap (PTRDIFF_MAX if unknown).
+std::size_t max_alloc_bytes();
+// "16 EiB", "1.5 GiB", "512 B".
+std::string format_bytes(long double bytes);
 // A new handle on the same storage with another shape (numel must match), no history.
 Tensor alias_with_shape(const Tensor& t, const Shape& shape);
 

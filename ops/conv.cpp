@@ -65,7 +65,7 @@ Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, c
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s);
 
 Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
-  Tensor y = make_tensor(s.output_shape(), x.dtype());
+  Tensor y = make_tensor(s.output_shape(), x.dtype(), s.names().conv);
   kernels::conv_forward(x, w, bias, y, s.g);
   record(y, s.names().conv, {x, w, bias}, {x, w}, [s](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(3);
@@ -79,7 +79,7 @@ Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvS
 
 // z has the conv's output shape; the result has the conv's input shape (plus bias per channel).
 Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
-  Tensor out = make_tensor(s.input_shape(), z.dtype());
+  Tensor out = make_tensor(s.input_shape(), z.dtype(), s.names().transpose);
   kernels::conv_input_grad(z, w, bias, out, s.g);
   record(out, s.names().transpose, {z, w, bias}, {z, w}, [s](Node& n, const Tensor& g) -> TensorList {
     TensorList grads(3);
@@ -92,7 +92,7 @@ Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, c
 }
 
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s) {
-  Tensor gw = make_tensor(s.weight_shape(), x.dtype());
+  Tensor gw = make_tensor(s.weight_shape(), x.dtype(), s.names().weight_grad);
   kernels::conv_weight_grad(x, gy, gw, s.g);
   // weight_grad is bilinear: <weight_grad(x, gy), G> = <conv(x, G), gy> = <x, conv_transpose(gy, G)>.
   record(gw, s.names().weight_grad, {x, gy}, {x, gy}, [s](Node& n, const Tensor& g) -> TensorList {
@@ -105,8 +105,6 @@ Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s) {
 }
 
 // ---- argument checks
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 std::string pair_string(bool one_d, std::int64_t h, std::int64_t w) {
   return one_d ? std::to_string(w) : fmt::format("({}, {})", h, w);
@@ -158,15 +156,46 @@ void check_bias(const char* op, const Tensor& bias, std::int64_t channels, const
 
 // One spatial dim of a conv: the output size floor((W + 2P - D(K-1) - 1)/S) + 1, or an error
 // naming the dim when the dilated kernel does not fit in the padded input.
+// In 128 bits: a huge dilation, kernel or padding must not wrap.
 std::int64_t conv_out_size(const char* op, const char* dim_name, char letter, std::int64_t in, std::int64_t k,
                            std::int64_t s, std::int64_t p, std::int64_t d) {
-  const std::int64_t dilated = d * (k - 1) + 1, padded = in + 2 * p;
-  const std::int64_t out = floor_div(padded - dilated, s) + 1;
+  using i128 = __int128;
+  const i128 dilated = i128{d} * (k - 1) + 1, padded = i128{in} + 2 * i128{p};
+  const i128 span = padded - dilated;
+  const i128 out = (span >= 0 ? span / s : -((-span + s - 1) / s)) + 1;
   XGRAD_CHECK(dilated <= padded,
               "{}: kernel {} (dilated {}) is larger than the padded input {} {} + 2*{} = {}: "
               "{}_out = floor(({} + 2*{} - {}*({}-1) - 1)/{}) + 1 = {}",
               op, k, dilated, dim_name, in, p, padded, letter, in, p, d, k, s, out);
-  return out;
+  XGRAD_CHECK(out <= INT64_MAX, "{}: the output {} floor(({} + 2*{} - {}*({}-1) - 1)/{}) + 1 = {} is more than int64 "
+              "holds", op, dim_name, in, p, d, k, s, out);
+  return static_cast<std::int64_t>(out);
+}
+
+// What the im2col kernels need besides the output (core/kernels/conv.cpp), checked against the
+// machine's memory so a tiny input with a huge kernel, padding or stride raises instead of
+// failing to allocate inside a worker thread: the column matrix of one image,
+// (C_in/groups * kH * kW) x (OH * OW), and the stride phase planes, C_in * sH * ceil(H/sH) * sW * ceil(W/sW).
+void check_scratch(const char* op, const ConvGeometry& g, Dtype dtype) {
+  using u128 = unsigned __int128;
+  const auto ceil_to = [](std::int64_t n, std::int64_t s) { return u128(n / s + (n % s != 0)) * u128(s); };
+  const u128 col = u128(g.in_channels / g.groups) * u128(g.kernel_h) * u128(g.kernel_w) * u128(g.out_h) * u128(g.out_w);
+  const bool phased = g.stride_h > 1 || g.stride_w > 1;
+  const u128 phases = phased ? u128(g.in_channels) * ceil_to(g.in_h, g.stride_h) * ceil_to(g.in_w, g.stride_w) : 0;
+  const u128 elements = col + phases, limit = max_alloc_bytes() / dtype_size(dtype);
+  XGRAD_CHECK(elements <= limit,
+              "{}: kernel {}x{}, stride {}x{} and padding {}x{} on an input of {} channels {}x{} need {} of scratch "
+              "(im2col columns {} + stride phases {} elements of {}), more than this machine's memory ({})",
+              op, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.in_channels, g.in_h, g.in_w,
+              format_bytes(static_cast<long double>(elements) * dtype_size(dtype)), col, phases, dtype_name(dtype),
+              format_bytes(static_cast<long double>(max_alloc_bytes())));
+}
+
+// A dim with one output reads only its first window: the stride is then irrelevant, and 1 keeps
+// the kernels from sizing stride phase planes by it (conv1d with stride 2^32 + 1 on 10 inputs).
+void drop_unused_strides(ConvGeometry& g) {
+  if (g.out_h == 1) g.stride_h = 1;
+  if (g.out_w == 1) g.stride_w = 1;
 }
 
 // The geometry of conv(x, w) with x batched ([N, C_in, ...]); `shown` is the caller's input shape.
@@ -180,9 +209,14 @@ ConvSpec conv_spec(const char* op, bool one_d, const Shape& x, const Shape& show
               c_in, groups);
   XGRAD_CHECK(c_out % groups == 0, "{}: weight {} has {} output channels, not divisible by groups = {}", op,
               to_string(w), c_out, groups);
-  XGRAD_CHECK(w[1] * groups == c_in,
+  checked_numel(w, op);  // a weight_shape given by value may hold anything
+  for (std::size_t i = 2; i < w.size(); ++i)
+    XGRAD_CHECK(w[i] >= 1, "{}: the kernel sizes of weight {} must be at least 1, got {} at dim {}", op, to_string(w),
+                w[i], i);
+  std::int64_t grouped_in = 0;
+  XGRAD_CHECK(!__builtin_mul_overflow(w[1], groups, &grouped_in) && grouped_in == c_in,
               "{}: input {} has {} channels but weight {} expects {} (C_in/groups = {}, groups = {})", op,
-              to_string(shown), c_in, to_string(w), w[1] * groups, w[1], groups);
+              to_string(shown), c_in, to_string(w), static_cast<__int128>(w[1]) * groups, w[1], groups);
   XGRAD_CHECK(padding.mode != ConvPadding::Mode::same || (stride.h == 1 && stride.w == 1),
               "{}: padding=\"same\" needs stride 1, got stride = {}", op, pair_string(one_d, stride.h, stride.w));
 
@@ -203,6 +237,11 @@ ConvSpec conv_spec(const char* op, bool one_d, const Shape& x, const Shape& show
   g.groups = groups;
   if (padding.mode == ConvPadding::Mode::same) {
     // Total D(K-1) per dim; an odd total puts the extra row/column at the far side (PyTorch).
+    std::int64_t total_h = 0, total_w = 0;
+    XGRAD_CHECK(!__builtin_mul_overflow(g.dilation_h, g.kernel_h - 1, &total_h) &&
+                    !__builtin_mul_overflow(g.dilation_w, g.kernel_w - 1, &total_w),
+                "{}: padding=\"same\" for kernel {} with dilation {} needs padding dilation*(kernel-1) beyond int64",
+                op, pair_string(one_d, g.kernel_h, g.kernel_w), pair_string(one_d, g.dilation_h, g.dilation_w));
     g.pad_h = g.dilation_h * (g.kernel_h - 1) / 2;
     g.pad_w = g.dilation_w * (g.kernel_w - 1) / 2;
     g.out_h = g.in_h;
@@ -215,6 +254,7 @@ ConvSpec conv_spec(const char* op, bool one_d, const Shape& x, const Shape& show
     g.out_w = conv_out_size(op, one_d ? "length" : "width", one_d ? 'L' : 'W', g.in_w, g.kernel_w, g.stride_w, g.pad_w,
                             g.dilation_w);
   }
+  drop_unused_strides(g);
   return s;
 }
 
@@ -225,6 +265,8 @@ Tensor conv_nd(const char* op, bool one_d, const Tensor& x, const Tensor& weight
   const Tensor xb = batched ? x : unsqueeze(x, 0);
   const ConvSpec s = conv_spec(op, one_d, xb.shape(), x.shape(), weight.shape(), stride, padding, dilation, groups);
   check_bias(op, bias, s.g.out_channels, weight.shape());
+  checked_bytes(s.output_shape(), x.dtype(), op);
+  check_scratch(op, s.g, x.dtype());
   Tensor y = conv_op(xb, weight, bias, s);
   return batched ? y : squeeze(y, 0);
 }
@@ -232,12 +274,17 @@ Tensor conv_nd(const char* op, bool one_d, const Tensor& x, const Tensor& weight
 // One spatial dim of a transposed conv: (W - 1)S - 2P + D(K-1) + output_padding + 1.
 std::int64_t transpose_out_size(const char* op, const char* dim_name, std::int64_t in, std::int64_t k, std::int64_t s,
                                 std::int64_t p, std::int64_t op_pad, std::int64_t d) {
-  const std::int64_t out = (in - 1) * s - 2 * p + d * (k - 1) + op_pad + 1;
+  using i128 = __int128;  // no term can wrap: each is at most about 2^126
+  const i128 out = (i128{in} - 1) * s - 2 * i128{p} + i128{d} * (k - 1) + op_pad + 1;
+  XGRAD_CHECK(out <= INT64_MAX,
+              "{}: the output {} (W - 1)*S - 2*P + D*(K-1) + output_padding + 1 = ({} - 1)*{} - 2*{} + {}*({}-1) + "
+              "{} + 1 = {} is more than int64 holds",
+              op, dim_name, in, s, p, d, k, op_pad, out);
   XGRAD_CHECK(out >= 1,
               "{}: the output {} (W - 1)*S - 2*P + D*(K-1) + output_padding + 1 = ({} - 1)*{} - 2*{} + {}*({}-1) + "
               "{} + 1 = {} is not positive",
               op, dim_name, in, s, p, d, k, op_pad, out);
-  return out;
+  return static_cast<std::int64_t>(out);
 }
 
 Tensor conv_transpose_nd(const char* op, bool one_d, const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -258,13 +305,18 @@ Tensor conv_transpose_nd(const char* op, bool one_d, const Tensor& x, const Tens
               "stride = {}, dilation = {}",
               op, pair_string(one_d, output_padding.h, output_padding.w), pair_string(one_d, stride.h, stride.w),
               pair_string(one_d, dilation.h, dilation.w));
+  for (std::size_t i = 2; i < w.size(); ++i)
+    XGRAD_CHECK(w[i] >= 1, "{}: the kernel sizes of weight {} must be at least 1, got {} at dim {}", op, to_string(w),
+                w[i], i);
   const std::int64_t c_in = xb.size(1);
   XGRAD_CHECK(w[0] == c_in,
               "{}: input {} has {} channels but weight {} expects {} (the weight is [C_in, C_out/groups, ...])", op,
               to_string(x.shape()), c_in, to_string(w), w[0]);
   XGRAD_CHECK(c_in % groups == 0, "{}: input {} has {} channels, not divisible by groups = {}", op,
               to_string(x.shape()), c_in, groups);
-  const std::int64_t c_out = w[1] * groups;
+  std::int64_t c_out = 0;
+  XGRAD_CHECK(!__builtin_mul_overflow(w[1], groups, &c_out), "{}: C_out/groups {} times groups {} overflows int64",
+              op, w[1], groups);
   check_bias(op, bias, c_out, w);
 
   // The transposed conv's output is the input side of the conv it is the adjoint of.
@@ -290,6 +342,9 @@ Tensor conv_transpose_nd(const char* op, bool one_d, const Tensor& x, const Tens
                                       g.dilation_h);
   g.in_w = transpose_out_size(op, one_d ? "length" : "width", g.out_w, g.kernel_w, g.stride_w, g.pad_w,
                               output_padding.w, g.dilation_w);
+  drop_unused_strides(g);
+  checked_bytes(s.input_shape(), x.dtype(), op);
+  check_scratch(op, g, x.dtype());
   Tensor y = conv_transpose_op(xb, weight, bias, s);
   return batched ? y : squeeze(y, 0);
 }
@@ -306,6 +361,7 @@ Tensor weight_grad_nd(const char* op, bool one_d, const Tensor& x, const Tensor&
   const ConvSpec s = conv_spec(op, one_d, xb.shape(), x.shape(), weight_shape, stride, padding, dilation, groups);
   XGRAD_CHECK(gyb.shape() == s.output_shape(), "{}: grad_output {} must have the conv's output shape {}", op,
               to_string(gyb.shape()), to_string(s.output_shape()));
+  check_scratch(op, s.g, x.dtype());
   return weight_grad_op(xb, gyb, s);
 }
 

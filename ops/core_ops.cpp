@@ -21,7 +21,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
       infer_at = static_cast<std::int64_t>(i);
     } else {
       XGRAD_CHECK(target[i] >= 0, "reshape: invalid size {} in shape {}", target[i], to_string(shape));
-      known *= target[i];
+      XGRAD_CHECK(!__builtin_mul_overflow(known, target[i], &known),
+                  "reshape: shape {} has too many elements: the product of its sizes overflows int64 (input shape {})",
+                  to_string(shape), to_string(x.shape()));
     }
   }
   if (infer_at >= 0) {
@@ -30,7 +32,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
                 to_string(x.shape()), x.numel());
     target[static_cast<std::size_t>(infer_at)] = x.numel() / known;
   }
-  XGRAD_CHECK(numel_of(target) == x.numel(), "reshape: shape {} is invalid for an input of shape {} ({} elements)",
+  XGRAD_CHECK(checked_numel(target, "reshape") == x.numel(), "reshape: shape {} is invalid for an input of shape {} ({} elements)",
               to_string(shape), to_string(x.shape()), x.numel());
   Tensor y = alias_with_shape(x, target);
   record(y, "reshape", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
@@ -39,25 +41,28 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   return y;
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
+namespace {
+// expand under the name the user called (expand or broadcast_to).
+Tensor expand_as(const char* op, const Tensor& x, const Shape& shape) {
   const Shape& in = x.shape();
-  XGRAD_CHECK(shape.size() >= in.size(), "expand: the target shape {} has fewer dims than the input shape {}",
+  XGRAD_CHECK(shape.size() >= in.size(), "{}: the target shape {} has fewer dims than the input shape {}", op,
               to_string(shape), to_string(in));
   Shape target = shape;
   const std::size_t lead = shape.size() - in.size();
   for (std::size_t i = 0; i < target.size(); ++i) {
     const std::int64_t src = i < lead ? -2 : in[i - lead];
     if (target[i] == -1) {
-      XGRAD_CHECK(i >= lead, "expand: -1 is not allowed for the new leading dim {} (target shape {})", i,
+      XGRAD_CHECK(i >= lead, "{}: -1 is not allowed for the new leading dim {} (target shape {})", op, i,
                   to_string(shape));
       target[i] = src;
     }
-    XGRAD_CHECK(target[i] >= 0, "expand: invalid size {} in target shape {}", target[i], to_string(shape));
+    XGRAD_CHECK(target[i] >= 0, "{}: invalid size {} in target shape {}", op, target[i], to_string(shape));
     XGRAD_CHECK(i < lead || src == target[i] || src == 1,
-                "expand: the input shape {} cannot be expanded to {}: dim {} has size {} (must be 1 or {})",
+                "{}: the input shape {} cannot be expanded to {}: dim {} has size {} (must be 1 or {})", op,
                 to_string(in), to_string(shape), i, src, target[i]);
   }
   if (target == in) return x;
+  checked_bytes(target, x.dtype(), op);  // a huge target raises here, naming the op
   Tensor y = kernels::broadcast_copy(x, target);
   record(y, "expand", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {sum_to(gy, n.next_edges()[0].shape)};
@@ -65,7 +70,10 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   return y;
 }
 
-Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand(x, shape); }
+}  // namespace
+
+Tensor expand(const Tensor& x, const Shape& shape) { return expand_as("expand", x, shape); }
+Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand_as("broadcast_to", x, shape); }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   const Shape& in = x.shape();

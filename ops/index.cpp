@@ -75,7 +75,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> star
     return std::clamp<std::int64_t>(v, 0, n);
   };
   const std::int64_t lo = bound(start, 0), hi = bound(stop, n);
-  const std::int64_t length = hi > lo ? (hi - lo + step - 1) / step : 0;
+  const std::int64_t length = hi > lo ? (hi - lo - 1) / step + 1 : 0;  // ceil, without overflow for a huge step
   return detail::slice_recorded(x, d, lo, step, length, "slice");
 }
 
@@ -87,7 +87,7 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
   XGRAD_CHECK(start >= -n && start <= n, "narrow: start {} is out of range for dim {} of size {} (expected {} to {})",
               start, d, n, -n, n);
   const std::int64_t lo = start < 0 ? start + n : start;
-  XGRAD_CHECK(length >= 0 && lo + length <= n,
+  XGRAD_CHECK(length >= 0 && length <= n - lo,
               "narrow: start {} + length {} exceeds dim {} of size {} (tensor of shape {})", lo, length, d, n,
               to_string(x.shape()));
   return detail::slice_recorded(x, d, lo, 1, length, "narrow");

@@ -44,6 +44,15 @@ TensorList pieces(const Tensor& x, std::int64_t d, const std::vector<std::int64_
   return out;
 }
 
+// split/chunk make one tensor (and one graph node) per piece: a count that cannot fit in
+// memory raises instead of allocating until the process dies.
+void check_piece_count(std::int64_t count, const char* op, const Tensor& x, std::int64_t d) {
+  constexpr std::size_t kBytesPerPiece = 512;  // a TensorImpl, its Storage reference, a node, a list entry
+  const auto limit = static_cast<std::int64_t>(max_alloc_bytes() / kBytesPerPiece);
+  XGRAD_CHECK(count <= limit, "{}: would make {} pieces of dim {} of the input of shape {}, more than fit in memory "
+              "(at most {})", op, count, d, to_string(x.shape()), limit);
+}
+
 std::int64_t checked_split_dim(const Tensor& x, std::int64_t dim, const char* op) {
   XGRAD_CHECK(x.defined(), "{}: the input is an undefined tensor", op);
   XGRAD_CHECK(x.dim() > 0, "{}: expects a tensor with at least one dim, got a 0-d tensor", op);
@@ -80,9 +89,12 @@ Tensor cat(const TensorList& tensors0, std::int64_t dim) {
                   "sizes {} and {} differ)",
                   d, ref, to_string(first.shape()), i, to_string(t.shape()), e, first.size(e), t.size(e));
     starts[i] = out_shape[static_cast<std::size_t>(d)];
-    out_shape[static_cast<std::size_t>(d)] += t.size(d);
+    XGRAD_CHECK(!__builtin_add_overflow(starts[i], t.size(d), &out_shape[static_cast<std::size_t>(d)]),
+                "cat: the sizes of dim {} sum to more than int64 holds ({} + {} at tensor {})", d, starts[i],
+                t.size(d), i);
     parts.push_back(t);
   }
+  checked_bytes(out_shape, first.dtype(), "cat");
   Tensor y = kernels::concat(parts, d, out_shape);
   record_list(y, "cat", tensors, {}, [d, starts](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(starts.size());
@@ -113,6 +125,7 @@ Tensor stack(const TensorList& tensors0, std::int64_t dim) {
   }
   Shape out_shape = unit;
   out_shape[static_cast<std::size_t>(d)] = static_cast<std::int64_t>(tensors.size());
+  checked_bytes(out_shape, tensors.front().dtype(), "stack");
   Tensor y = kernels::concat(units, d, out_shape);
   record_list(y, "stack", tensors, {}, [d](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(n.next_edges().size());
@@ -132,7 +145,9 @@ TensorList split(const Tensor& x, std::int64_t split_size, std::int64_t dim) {
   XGRAD_CHECK(split_size != 0 || n == 0, "split: split_size can be 0 only when the dim is empty, but dim {} of {} has size {}",
               d, to_string(x.shape()), n);
   // As PyTorch: at least one piece, the last one possibly shorter.
-  const std::int64_t count = split_size == 0 ? 1 : std::max<std::int64_t>((n + split_size - 1) / split_size, 1);
+  const std::int64_t count =
+      split_size == 0 ? 1 : std::max<std::int64_t>(n / split_size + (n % split_size != 0), 1);
+  check_piece_count(count, "split", x, d);
   std::vector<std::int64_t> sizes;
   for (std::int64_t i = 0; i < count; ++i) sizes.push_back(std::min(split_size, n - i * split_size));
   return pieces(x, d, sizes, "split");
@@ -143,7 +158,9 @@ TensorList split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::i
   std::int64_t total = 0;
   for (auto s : sizes) {
     XGRAD_CHECK(s >= 0, "split: split sizes must be non-negative, got {}", to_string(Shape(sizes)));
-    total += s;
+    XGRAD_CHECK(!__builtin_add_overflow(total, s, &total), "split: split sizes {} sum to more than int64 holds, but "
+                "dim {} of the input of shape {} has size {}", to_string(Shape(sizes)), d, to_string(x.shape()),
+                x.size(d));
   }
   XGRAD_CHECK(total == x.size(d), "split: split sizes {} sum to {} but dim {} of the input of shape {} has size {}",
               to_string(Shape(sizes)), total, d, to_string(x.shape()), x.size(d));
@@ -154,12 +171,17 @@ TensorList chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
   const std::int64_t d = checked_split_dim(x, dim, "chunk");
   XGRAD_CHECK(chunks > 0, "chunk: the number of chunks must be positive, got {}", chunks);
   const std::int64_t n = x.size(d);
-  const std::int64_t size = (n + chunks - 1) / chunks;
+  const std::int64_t size = n / chunks + (n % chunks != 0);  // ceil(n / chunks) without overflow
   std::vector<std::int64_t> sizes;
   if (n == 0) {
+    check_piece_count(chunks, "chunk", x, d);
     sizes.assign(static_cast<std::size_t>(chunks), 0);  // PyTorch keeps the requested count of empty chunks
   } else {
-    for (std::int64_t start = 0; start < n; start += size) sizes.push_back(std::min(size, n - start));
+    check_piece_count(n / size + (n % size != 0), "chunk", x, d);
+    for (std::int64_t start = 0; start < n; start += size) {  // n - start >= size: no overflow
+      sizes.push_back(std::min(size, n - start));
+      if (n - start <= size) break;
+    }
   }
   return pieces(x, d, sizes, "chunk");
 }
@@ -175,10 +197,14 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad_amounts, double
   for (std::size_t k = 0; k < pad_amounts.size() / 2; ++k) {
     const std::size_t d = ndim - 1 - k;  // pairs start from the last dim
     before[d] = pad_amounts[2 * k];
-    out_shape[d] += pad_amounts[2 * k] + pad_amounts[2 * k + 1];
-    XGRAD_CHECK(out_shape[d] >= 0, "pad: padding ({}, {}) of dim {} of size {} (input shape {}) gives a negative size {}",
-                pad_amounts[2 * k], pad_amounts[2 * k + 1], d, x.shape()[d], to_string(x.shape()), out_shape[d]);
+    const __int128 size = static_cast<__int128>(x.shape()[d]) + pad_amounts[2 * k] + pad_amounts[2 * k + 1];
+    XGRAD_CHECK(size >= 0 && size <= INT64_MAX,
+                "pad: padding ({}, {}) of dim {} of size {} (input shape {}) gives a {} size {} (expected 0 to {})",
+                pad_amounts[2 * k], pad_amounts[2 * k + 1], d, x.shape()[d], to_string(x.shape()),
+                size < 0 ? "negative" : "too large", size, INT64_MAX);
+    out_shape[d] = static_cast<std::int64_t>(size);
   }
+  checked_bytes(out_shape, x.dtype(), "pad");
   Tensor y = kernels::pad_copy(x, out_shape, before, value);
   std::vector<std::int64_t> undo(pad_amounts.size());
   for (std::size_t i = 0; i < undo.size(); ++i) undo[i] = -pad_amounts[i];

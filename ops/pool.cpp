@@ -63,17 +63,25 @@ PoolWindows plane_sizes(const Shape& in, int spatial) {
   return w;
 }
 
+// Padded input sizes beyond this raise: every window position then fits int64 with room to spare.
+constexpr std::int64_t kMaxPaddedSize = std::int64_t{1} << 62;
+
 // PyTorch's pooling output size along one dim, with its formula filled in for the error message.
 std::int64_t pooled_size(const PoolSpec& s, const char* dim_name, const char* letter, std::int64_t in, std::int64_t k,
                          std::int64_t stride, std::int64_t pad, std::int64_t dil, const Shape& in_shape) {
-  const std::int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  // In 128 bits: extreme kernel, stride, padding or dilation must not wrap.
+  using i128 = __int128;
+  const i128 padded = i128{in} + 2 * i128{pad};
+  XGRAD_CHECK(padded <= kMaxPaddedSize, "{}: the padded input {} {} + 2*{} is too large (at most {}; input shape {})",
+              s.op, dim_name, in, pad, kMaxPaddedSize, to_string(in_shape));
+  const i128 span = padded - i128{dil} * (k - 1) - 1;
   // Floor (or ceil) division rounding toward -inf, as PyTorch's div_rtn.
-  const std::int64_t numerator = span + (s.ceil_mode ? stride - 1 : 0);
-  std::int64_t q = numerator / stride;
+  const i128 numerator = span + (s.ceil_mode ? stride - 1 : 0);
+  i128 q = numerator / stride;
   if (numerator % stride != 0 && numerator < 0) --q;
-  std::int64_t out = q + 1;
+  i128 out = q + 1;
   // ceil_mode: the last window must start inside the input or its left padding.
-  if (s.ceil_mode && (out - 1) * stride >= in + pad) --out;
+  if (s.ceil_mode && (out - 1) * stride >= i128{in} + pad) --out;
   XGRAD_CHECK(
       out > 0,
       "{}: the output {} would be {} (it must be at least 1) for input of shape {} with kernel_size {}, "
@@ -82,7 +90,7 @@ std::int64_t pooled_size(const PoolSpec& s, const char* dim_name, const char* le
       s.op, dim_name, out, to_string(in_shape), show(s.kernel, s.spatial), show(s.stride, s.spatial),
       show(s.padding, s.spatial), show(s.dilation, s.spatial), s.ceil_mode ? "ceil" : "floor", letter,
       s.ceil_mode ? "ceil" : "floor", in, pad, dil, k, stride, out);
-  return out;
+  return static_cast<std::int64_t>(out);  // at most the padded size
 }
 
 // Validates a pooling op's arguments against the input shape and lays out its windows.
@@ -110,6 +118,19 @@ PoolWindows plan_windows(const Shape& in, const PoolSpec& s) {
                         w.stride_w, w.pad_w, w.dilation_w, in);
   w.out_h = s.spatial == 1 ? 1
                            : pooled_size(s, "height", "H", w.in_h, w.kernel_h, w.stride_h, w.pad_h, w.dilation_h, in);
+  // One output along a dim reads one window: its stride is irrelevant, and 1 keeps the kernels'
+  // window arithmetic (o * stride) far from overflow for a stride near INT64_MAX.
+  if (w.out_h == 1) w.stride_h = 1;
+  if (w.out_w == 1) w.stride_w = 1;
+  // The kernels visit the tap columns that can read the input: at most the kernel, or about the
+  // input width plus the windows' reach, which only ceil_mode windows lying almost all in the
+  // padding push beyond twice the input (a kernel of 2^31 with padding 2^30 and stride 2^30).
+  const kernels::TapSpan taps = kernels::tap_column_span(w);
+  const std::int64_t tap_limit = 2 * w.in_w + 64;
+  XGRAD_CHECK(taps.end - taps.first <= tap_limit,
+              "{}: kernel_size {}, stride {} and padding {} with ceil_mode make windows that lie almost entirely in the "
+              "padding: they read the input through {} tap columns, more than 2 * {} + 64 = {} (input shape {})",
+              s.op, k, st, p, taps.end - taps.first, w.in_w, tap_limit, to_string(in));
   return w;
 }
 
@@ -221,6 +242,11 @@ PoolWindows plan_adaptive(const Tensor& x, int spatial, Int2 out, const char* op
   PoolWindows w = plane_sizes(x.shape(), spatial);
   w.out_h = out.h;
   w.out_w = out.w;
+  // The windows' bounds are i * in / out: those products must fit int64.
+  XGRAD_CHECK(static_cast<__int128>(w.out_h) * w.in_h <= INT64_MAX && static_cast<__int128>(w.out_w) * w.in_w <= INT64_MAX,
+              "{}: output_size {} for input shape {}: output size times input size overflows int64", op,
+              show(out, spatial), to_string(x.shape()));
+  checked_bytes(pooled_shape(x.shape(), spatial, w.out_h, w.out_w), x.dtype(), op);
   return w;
 }
 

@@ -208,8 +208,9 @@ Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, boo
   const Dims dims = normalize_dims(dims0, x.dim(), name);
   Tensor y = kernels::var_dims(x, dims, correction, keepdim, take_sqrt);
   const Shape kept = kept_shape(x.shape(), dims);
-  const auto divisor =
-      static_cast<double>(std::max<std::int64_t>(0, reduced_count(x.shape(), dims) - correction));
+  // In double: count - correction overflows int64 for an extreme correction.
+  const double divisor =
+      std::max(0.0, static_cast<double>(reduced_count(x.shape(), dims)) - static_cast<double>(correction));
   record(y, name, {x}, {x, y}, [dims, kept, divisor, take_sqrt](Node& n, const Tensor& gy) -> TensorList {
     // var: dx = dy * 2 (x - mean) / divisor; std: the same divided by 2 std.
     const Tensor x = n.saved(0);

@@ -68,7 +68,7 @@ Tensor batched_gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, const ch
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = make_tensor(out_shape, a.dtype());
+  Tensor out = make_tensor(out_shape, a.dtype(), op);
   if (out.numel() == 0) return out;
   if (k == 0) {  // an empty sum: zeros (and BLAS rejects a leading dimension of 0)
     std::memset(out.impl()->raw(), 0, static_cast<std::size_t>(out.numel()) * dtype_size(out.dtype()));

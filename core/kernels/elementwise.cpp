@@ -52,7 +52,7 @@ T bound_as(double v) {
 }  // namespace
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) {
-  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), a.dtype());
+  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), a.dtype(), op_name);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     switch (op) {
       case Binary::add: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x + y; }); break;
@@ -82,7 +82,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
 // built in the operands' dtype and cast afterwards.
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, const char* op_name) {
   if (out_dtype != a.dtype()) return cast(compare(op, a, b, a.dtype(), op_name), out_dtype);
-  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
+  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype, op_name);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     XGRAD_DISPATCH_ALL(out_dtype, O, {
       const O one = 1, zero = 0;
@@ -104,7 +104,7 @@ Tensor compare(Compare op, const Tensor& a, const Tensor& b, Dtype out_dtype, co
 
 Tensor extremum_share(const Tensor& a, const Tensor& b, bool maximum, Dtype out_dtype, const char* op_name) {
   if (out_dtype != a.dtype()) return cast(extremum_share(a, b, maximum, a.dtype(), op_name), out_dtype);
-  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype);
+  Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), out_dtype, op_name);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     XGRAD_DISPATCH_FLOAT(out_dtype, O, {
       const O one = 1, half = O(0.5), zero = 0;
@@ -129,7 +129,7 @@ Tensor where(const Tensor& condition0, const Tensor& a, const Tensor& b, const c
   // so the condition is first cast to the values' dtype.
   const Tensor condition = dtype_size(condition0.dtype()) == dtype_size(a.dtype()) ? condition0 : cast(condition0, a.dtype());
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), op_name), b.shape(), op_name);
-  Tensor out = make_tensor(shape, a.dtype());
+  Tensor out = make_tensor(shape, a.dtype(), op_name);
   if (out.numel() == 0) return out;
   // Flat (SIMD) paths when every operand is full size, or a single value on one side (the VJP's
   // where(c, dy, 0)); general broadcasting otherwise.

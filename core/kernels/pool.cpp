@@ -57,7 +57,7 @@ Taps max_taps(std::int64_t o, std::int64_t stride, std::int64_t pad, std::int64_
               std::int64_t size) {
   std::int64_t first = o * stride - pad;
   const std::int64_t end = std::min(first + (kernel - 1) * dilation + 1, size);
-  while (first < 0) first += dilation;
+  if (first < 0) first += (-first + dilation - 1) / dilation * dilation;  // the first tap at or after 0
   return {first, end};
 }
 
@@ -87,13 +87,37 @@ OutRange outputs_inside(std::int64_t offset, std::int64_t stride, std::int64_t s
   return {clamped_lo, std::clamp(hi, clamped_lo, out)};
 }
 
-// outputs_inside for every tap column kw of the windows (offset kw * dilation - pad), computed
-// once per call: the divisions are too slow to repeat per row.
-std::vector<OutRange> tap_column_ranges(const PoolWindows& w) {
-  std::vector<OutRange> ranges(static_cast<std::size_t>(w.kernel_w));
-  for (std::int64_t kw = 0; kw < w.kernel_w; ++kw)
-    ranges[static_cast<std::size_t>(kw)] = outputs_inside(kw * w.dilation_w - w.pad_w, w.stride_w, w.in_w, w.out_w);
-  return ranges;
+}  // namespace
+
+TapSpan tap_column_span(const PoolWindows& w) {
+  // Tap kw of output ow reads column ow * stride + kw * dilation - pad: it can land inside [0, in_w)
+  // only for kw in [ceil((pad - (out_w-1) stride) / dilation), floor((in_w - 1 + pad) / dilation)].
+  using i128 = __int128;
+  const i128 lo_num = i128{w.pad_w} - i128{w.out_w - 1} * w.stride_w;
+  const i128 first = lo_num <= 0 ? 0 : (lo_num + w.dilation_w - 1) / w.dilation_w;
+  const i128 end = (i128{w.in_w} - 1 + w.pad_w) / w.dilation_w + 1;
+  const i128 k = w.kernel_w;
+  const auto clamp = [&](i128 v) { return static_cast<std::int64_t>(v < 0 ? 0 : v > k ? k : v); };
+  const std::int64_t f = clamp(first);
+  return {f, std::max(f, clamp(end))};
+}
+
+namespace {
+
+// outputs_inside for every tap column kw in tap_column_span (offset kw * dilation - pad), computed
+// once per call: the divisions are too slow to repeat per row. Taps outside the span never read
+// the input, so a huge kernel_size mostly over padding costs nothing.
+struct TapColumns {
+  TapSpan span;
+  std::vector<OutRange> ranges;  // ranges[kw - span.first]
+};
+TapColumns tap_column_ranges(const PoolWindows& w) {
+  TapColumns t{tap_column_span(w), {}};
+  t.ranges.resize(static_cast<std::size_t>(t.span.end - t.span.first));
+  for (std::int64_t kw = t.span.first; kw < t.span.end; ++kw)
+    t.ranges[static_cast<std::size_t>(kw - t.span.first)] =
+        outputs_inside(kw * w.dilation_w - w.pad_w, w.stride_w, w.in_w, w.out_w);
+  return t;
 }
 
 // One tap column of a row of windows: each output ow looks at row[ow * stride + offset].
@@ -138,7 +162,7 @@ std::vector<std::int64_t> first_tap_columns(const PoolWindows& w) {
 // (the scalar rule's order), each tap as one pass over the outputs.
 template <class T>
 void max_plane_generic(const T* x, T* y, std::int64_t* idx, const PoolWindows& w, const std::int64_t* first_col,
-                       const OutRange* column_ranges) {
+                       const TapColumns& columns) {
   const std::int64_t W = w.in_w, out_w = w.out_w;
   for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
     const Taps rows = max_taps(oh, w.stride_h, w.pad_h, w.kernel_h, w.dilation_h, w.in_h);
@@ -149,8 +173,9 @@ void max_plane_generic(const T* x, T* y, std::int64_t* idx, const PoolWindows& w
       best_at[ow] = rows.first < rows.end && first_col[ow] >= 0 ? rows.first * W + first_col[ow] : -1;
     }
     for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h)
-      for (std::int64_t kw = 0; kw < w.kernel_w; ++kw)
-        max_tap_row(x + ih * W, best, best_at, column_ranges[kw], w.stride_w, kw * w.dilation_w - w.pad_w, ih * W);
+      for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw)
+        max_tap_row(x + ih * W, best, best_at, columns.ranges[static_cast<std::size_t>(kw - columns.span.first)],
+                    w.stride_w, kw * w.dilation_w - w.pad_w, ih * W);
   }
 }
 
@@ -316,7 +341,7 @@ inline __m512 load_taps(const float* row, std::int64_t start, std::int64_t strid
 // the taps are visited in row-major order (the scalar rule's order); each tap is one masked load
 // (lanes whose tap is in the padding are masked off).
 inline void max_plane_any(const float* x, float* y, std::int64_t* idx, const PoolWindows& w,
-                          const std::int64_t* first_col, const OutRange* column_ranges) {
+                          const std::int64_t* first_col, const TapColumns& columns) {
   const std::int64_t W = w.in_w, out_w = w.out_w, stride = w.stride_w;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i lane_step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(stride)));
@@ -338,8 +363,8 @@ inline void max_plane_any(const float* x, float* y, std::int64_t* idx, const Poo
       __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
       for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h) {
         const float* row = x + ih * W;
-        for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
-          const OutRange r = column_ranges[kw];
+        for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw) {
+          const OutRange r = columns.ranges[static_cast<std::size_t>(kw - columns.span.first)];
           const __mmask16 inside = static_cast<__mmask16>(out & lanes_between(r.lo - ow, r.hi - ow));
           if (inside == 0) continue;
           const __m512i column = _mm512_add_epi32(
@@ -430,12 +455,13 @@ MaxPlaneFn<T> tiled_max_plane(const PoolWindows& w) {
 
 template <class T>
 void max_pool_forward_typed(const Tensor& x, const PoolWindows& w, Tensor& y, Tensor& idx) {
+  if (w.planes == 0) return;  // (an empty batch may have planes too wide for the per-call tables)
   const T* xs = x.data<T>();
   T* ys = y.mutable_data<T>();
   std::int64_t* is = idx.mutable_data<std::int64_t>();
   const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
   const MaxPlaneFn<T> tiled = tiled_max_plane<T>(w);
-  const std::vector<OutRange> column_ranges = tap_column_ranges(w);
+  const TapColumns column_ranges = tap_column_ranges(w);
   const std::vector<std::int64_t> first_col = first_tap_columns(w);
   [[maybe_unused]] bool any_simd = false;
   // Big index tensors are only read again by the backward pass, long after: they are written
@@ -457,10 +483,10 @@ void max_pool_forward_typed(const Tensor& x, const PoolWindows& w, Tensor& y, Te
       } else if (any_simd) {
 #if defined(XGRAD_POOL_AVX512)
         if constexpr (std::is_same_v<T, float>)
-          avx512::max_plane_any(xp, yp, ip, w, first_col.data(), column_ranges.data());
+          avx512::max_plane_any(xp, yp, ip, w, first_col.data(), column_ranges);
 #endif
       } else {
-        max_plane_generic(xp, yp, ip, w, first_col.data(), column_ranges.data());
+        max_plane_generic(xp, yp, ip, w, first_col.data(), column_ranges);
       }
 #if defined(XGRAD_POOL_AVX512)
       if (stream_indices) avx512::stream_copy(is + p * out_plane, buffer.data(), out_plane);
@@ -598,16 +624,16 @@ void sum_rows_into(T* __restrict sums, const T* plane, std::int64_t width, std::
 // Any windows: a row of outputs at a time, summing each tap column in one pass over the outputs.
 template <class T>
 void avg_plane_generic(const T* x, T* y, const PoolWindows& w, bool count_include_pad, std::int64_t divisor_override,
-                       const OutRange* column_ranges) {
+                       const TapColumns& columns) {
   const std::int64_t W = w.in_w, out_w = w.out_w;
   for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
     const AvgSpan r = avg_span(oh, w.stride_h, w.pad_h, w.kernel_h, w.in_h);
     T* __restrict sum = y + oh * out_w;
     std::fill(sum, sum + out_w, T(0));
     for (std::int64_t ih = r.first; ih < r.end; ++ih)
-      for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
+      for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw) {
         const std::int64_t offset = kw - w.pad_w;
-        const OutRange o = column_ranges[kw];
+        const OutRange o = columns.ranges[static_cast<std::size_t>(kw - columns.span.first)];
         const T* __restrict row = x + ih * W;
         for (std::int64_t ow = o.lo; ow < o.hi; ++ow) sum[ow] += row[ow * w.stride_w + offset];
       }
@@ -641,7 +667,7 @@ inline ColumnFactors column_factors(const PoolWindows& w) {
 
 // Any windows, float: 16 outputs of a row at a time, summing the taps in registers.
 inline void avg_plane_any(const float* x, float* y, const PoolWindows& w, bool count_include_pad,
-                          std::int64_t divisor_override, const OutRange* column_ranges, const ColumnFactors& f) {
+                          std::int64_t divisor_override, const TapColumns& columns, const ColumnFactors& f) {
   const std::int64_t W = w.in_w, out_w = w.out_w, stride = w.stride_w;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i lane_step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(stride)));
@@ -654,8 +680,8 @@ inline void avg_plane_any(const float* x, float* y, const PoolWindows& w, bool c
       const __mmask16 out = low_bits(std::min<std::int64_t>(16, out_w - ow));
       __m512 sum = _mm512_setzero_ps();
       for (std::int64_t ih = r.first; ih < r.end; ++ih)
-        for (std::int64_t kw = 0; kw < w.kernel_w; ++kw) {
-          const OutRange cr = column_ranges[kw];
+        for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw) {
+          const OutRange cr = columns.ranges[static_cast<std::size_t>(kw - columns.span.first)];
           const __mmask16 inside = static_cast<__mmask16>(out & lanes_between(cr.lo - ow, cr.hi - ow));
           if (inside == 0) continue;
           const std::int64_t start = ow * stride + kw - w.pad_w;
@@ -760,7 +786,9 @@ AvgPlaneFn<T> tiled_avg_backward_plane(const PoolWindows& w) {
 // With tiling windows every window lies inside the input: the divisor is the override or K_h K_w.
 template <class T>
 T tiled_divisor(const PoolWindows& w, std::int64_t divisor_override) {
-  return static_cast<T>(divisor_override != 0 ? divisor_override : w.kernel_h * w.kernel_w);
+  // As doubles: only tiling windows use it, but it is computed for any (kernel_h * kernel_w may overflow).
+  return static_cast<T>(divisor_override != 0 ? static_cast<double>(divisor_override)
+                                              : static_cast<double>(w.kernel_h) * static_cast<double>(w.kernel_w));
 }
 
 // ---- adaptive average pooling
@@ -847,12 +875,13 @@ Tensor max_pool_take(const Tensor& g, const Tensor& indices, const PoolWindows& 
 
 Tensor avg_pool_forward(const Tensor& x, const PoolWindows& w, bool count_include_pad, std::int64_t divisor_override,
                         const Shape& out_shape) {
+  if (w.planes == 0) return make_tensor(out_shape, x.dtype());  // (an empty batch's planes may be very wide)
   const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
   Tensor y;
   XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
     const AvgPlaneFn<T> tiled = tiled_avg_plane<T>(w);
     const T divisor = tiled_divisor<T>(w, divisor_override);
-    const std::vector<OutRange> column_ranges = tap_column_ranges(w);
+    const TapColumns column_ranges = tap_column_ranges(w);
 #if defined(XGRAD_POOL_AVX512)
     const bool any_simd = std::is_same_v<T, float> && !tiled && fits_int32(w);
     const avx512::ColumnFactors factors = any_simd ? avx512::column_factors(w) : avx512::ColumnFactors{};
@@ -865,11 +894,11 @@ Tensor avg_pool_forward(const Tensor& x, const PoolWindows& w, bool count_includ
 #if defined(XGRAD_POOL_AVX512)
       if (any_simd) {  // T is float here (the dispatch's T is no template parameter: no if constexpr)
         avx512::avg_plane_any(reinterpret_cast<const float*>(src), reinterpret_cast<float*>(dst), w,
-                              count_include_pad, divisor_override, column_ranges.data(), factors);
+                              count_include_pad, divisor_override, column_ranges, factors);
         return;
       }
 #endif
-      avg_plane_generic(src, dst, w, count_include_pad, divisor_override, column_ranges.data());
+      avg_plane_generic(src, dst, w, count_include_pad, divisor_override, column_ranges);
     });
   });
   return y;

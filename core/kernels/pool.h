@@ -11,6 +11,14 @@ namespace xgrad::kernels {
 // The windows of one pooling op, identical for every plane. Output position (oh, ow) covers rows
 // oh * stride_h - pad_h + i * dilation_h for i < kernel_h (clipped to the input), and the same
 // for columns. Adaptive pooling uses the sizes only.
+// The tap columns kw in [first, end) of a pooling window that can read the input (the others
+// fall in the padding for every output); ops bound its length so huge kernels cost nothing.
+struct TapSpan {
+  std::int64_t first, end;
+};
+struct PoolWindows;
+TapSpan tap_column_span(const PoolWindows& w);
+
 struct PoolWindows {
   std::int64_t planes = 0;  // N * C (or C when unbatched)
   std::int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;

@@ -204,7 +204,8 @@ Tensor var_dims(const Tensor& x, const Dims& dims, std::int64_t correction, bool
   if (out.numel() == 0) return out;
   const std::int64_t count = reduced_count(x.shape(), dims);
   // PyTorch divides by max(0, count - correction): too few elements give inf or NaN.
-  const double divisor = static_cast<double>(std::max<std::int64_t>(0, count - correction));
+  // In double: count - correction overflows int64 for an extreme correction.
+  const double divisor = std::max(0.0, static_cast<double>(count) - static_cast<double>(correction));
   XGRAD_DISPATCH_FLOAT(x.dtype(), T, {
     auto o = flat<T>(out);
     const T inv_count = count == 0 ? std::numeric_limits<T>::quiet_NaN() : T(1) / static_cast<T>(count);

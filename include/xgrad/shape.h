@@ -113,8 +113,12 @@ class Shape {
 // A list of dims for reductions and permutations.
 using Dims = std::vector<std::int64_t>;
 
-// Number of elements (1 for a 0-d shape).
+// Number of elements (1 for a 0-d shape). For shapes already validated (those of tensors).
 std::int64_t numel_of(const Shape& s);
+// Number of elements of a shape given by a user, or an xgrad::Error naming `op`: for a negative
+// size, or when the product of the non-zero sizes (which bounds the element count and every
+// stride) does not fit in int64. Size-0 dims are fine (numel 0).
+std::int64_t checked_numel(const Shape& s, const char* op);
 // "[2, 3]" as PyTorch prints sizes.
 std::string to_string(const Shape& s);
 // Row-major strides, in elements.

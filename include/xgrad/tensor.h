@@ -134,8 +134,14 @@ Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts = {.d
 // Seeds xgrad's generator: every random draw (factories, dropout masks, samples) is reproducible.
 void manual_seed(std::uint64_t seed);
 
-// Frees buffers that the caching allocator keeps for reuse.
+// The caching allocator keeps freed buffers for reuse (same-size buffers every training step).
+// empty_cache() frees them all (and asks malloc to return its free memory to the system);
+// cached_bytes() is what it holds now, at most cache_limit() (default: 1/8 of the machine's RAM,
+// at most 4 GiB). set_cache_limit() trims the cache to the new bound at once; 0 turns caching off.
 void empty_cache();
+std::size_t cached_bytes();
+std::size_t cache_limit();
+void set_cache_limit(std::size_t bytes);
 
 std::string to_string(const Tensor& t);
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
