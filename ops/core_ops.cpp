@@ -2,6 +2,7 @@
 // expand / sum_to (each is the other's VJP).
 #include <algorithm>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/reduce.h"
 #include "sample_util.h"
@@ -9,6 +10,7 @@
 namespace xgrad {
 
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
+  check_defined("to_dtype", {{x, "input"}});
   if (x.dtype() == dtype) return x;
   Tensor y = kernels::cast(x, dtype);
   if (is_floating(dtype) && is_floating(x.dtype()))
@@ -19,13 +21,14 @@ Tensor to_dtype(const Tensor& x, Dtype dtype) {
 }
 
 Tensor clone(const Tensor& x) {
-  XGRAD_CHECK(x.defined(), "clone: the tensor is undefined");
+  check_defined("clone", {{x, "input"}});
   Tensor y = kernels::cast(x, x.dtype());  // always a fresh buffer
   record(y, "clone", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy}; });
   return y;
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  check_defined("reshape", {{x, "input"}});
   Shape target = shape;
   std::int64_t known = 1, infer_at = -1;
   for (std::size_t i = 0; i < target.size(); ++i) {
@@ -52,22 +55,25 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   return y;
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
+namespace {
+// expand and broadcast_to (the same op under two names; each reports the one the user called).
+Tensor expand_named(const Tensor& x, const Shape& shape, const char* op) {
+  check_defined(op, {{x, "input"}});
   const Shape& in = x.shape();
-  XGRAD_CHECK(shape.size() >= in.size(), "expand: the target shape {} has fewer dims than the input shape {}",
+  XGRAD_CHECK(shape.size() >= in.size(), "{}: the target shape {} has fewer dims than the input shape {}", op,
               to_string(shape), to_string(in));
   Shape target = shape;
   const std::size_t lead = shape.size() - in.size();
   for (std::size_t i = 0; i < target.size(); ++i) {
     const std::int64_t src = i < lead ? -2 : in[i - lead];
     if (target[i] == -1) {
-      XGRAD_CHECK(i >= lead, "expand: -1 is not allowed for the new leading dim {} (target shape {})", i,
+      XGRAD_CHECK(i >= lead, "{}: -1 is not allowed for the new leading dim {} (target shape {})", op, i,
                   to_string(shape));
       target[i] = src;
     }
-    XGRAD_CHECK(target[i] >= 0, "expand: invalid size {} in target shape {}", target[i], to_string(shape));
+    XGRAD_CHECK(target[i] >= 0, "{}: invalid size {} in target shape {}", op, target[i], to_string(shape));
     XGRAD_CHECK(i < lead || src == target[i] || src == 1,
-                "expand: the input shape {} cannot be expanded to {}: dim {} has size {} (must be 1 or {})",
+                "{}: the input shape {} cannot be expanded to {}: dim {} has size {} (must be 1 or {})", op,
                 to_string(in), to_string(shape), i, src, target[i]);
   }
   if (target == in) return x;
@@ -78,9 +84,13 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   return y;
 }
 
-Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand(x, shape); }
+}  // namespace
+
+Tensor expand(const Tensor& x, const Shape& shape) { return expand_named(x, shape, "expand"); }
+Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand_named(x, shape, "broadcast_to"); }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  check_defined("sum_to", {{x, "input"}});
   const Shape& in = x.shape();
   if (in == shape) return x;
   XGRAD_CHECK(shape.size() <= in.size(), "sum_to: shape {} has more dims than the input shape {}",
