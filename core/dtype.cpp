@@ -1,4 +1,6 @@
 #include "xgrad/dtype.h"
+#include "xgrad/error.h"
+#include "dispatch.h"
 
 namespace xgrad {
 
@@ -20,3 +22,11 @@ Dtype promote_types(Dtype a, Dtype b) {
 }
 
 }  // namespace xgrad
+
+namespace xgrad::detail {
+
+void float_dispatch_got_int64() {
+  throw Error("expected a floating tensor (float32 or float64), got int64");
+}
+
+}  // namespace xgrad::detail

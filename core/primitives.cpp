@@ -3,6 +3,7 @@
 // engine's own sums and casts stays inside core.
 #include "primitives.h"
 
+#include "arg_checks.h"
 #include "kernels/elementwise.h"
 #include "tensor_impl.h"
 
@@ -15,7 +16,7 @@ Tensor add_same_shape(const Tensor& a, const Tensor& b) {
 }
 
 Tensor Tensor::to(Dtype dtype) const {
-  XGRAD_CHECK(defined(), "to: the tensor is undefined");
+  check_defined("to", {{*this, "self"}});
   if (this->dtype() == dtype) return *this;
   Tensor y = kernels::cast(*this, dtype);
   if (is_floating(dtype) && is_floating(this->dtype()))
@@ -26,7 +27,7 @@ Tensor Tensor::to(Dtype dtype) const {
 }
 
 Tensor Tensor::clone() const {
-  XGRAD_CHECK(defined(), "clone: the tensor is undefined");
+  check_defined("clone", {{*this, "self"}});
   Tensor y = kernels::cast(*this, dtype());  // always a fresh buffer
   record(y, "clone", {*this}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy}; });
   return y;

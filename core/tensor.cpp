@@ -6,6 +6,8 @@
 #include <new>
 #include <ostream>
 
+#include "arg_checks.h"
+#include "convert.h"
 #include "dispatch.h"
 #include "random.h"
 #include "node_internals.h"
@@ -107,7 +109,10 @@ Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
 
 namespace {
 TensorImpl& checked(const Tensor& t, const char* what) {
-  XGRAD_CHECK(t.defined(), "{}: the tensor is undefined (default-constructed or a missing gradient)", what);
+  XGRAD_CHECK(t.defined(),
+              "Tensor::{}(): called on an undefined tensor (a default-constructed Tensor, or the .grad() of a "
+              "tensor that no backward pass has reached)",
+              what);
   return *t.impl();
 }
 }  // namespace
@@ -123,15 +128,17 @@ std::int64_t Tensor::size(std::int64_t d) const {
 
 template <class T>
 T Tensor::item() const {
+  checked(*this, "item");
   XGRAD_CHECK(numel() == 1, "item: only one-element tensors can be converted to a scalar, got shape {}",
               to_string(shape()));
   T v{};
-  XGRAD_DISPATCH_ALL(dtype(), S, v = static_cast<T>(impl()->data<S>()[0]));
+  XGRAD_DISPATCH_ALL(dtype(), S, v = convert<T>(impl()->data<S>()[0]));
   return v;
 }
 
 template <class T>
 T Tensor::at(std::initializer_list<std::int64_t> index) const {
+  checked(*this, "at");
   const Shape& s = shape();
   XGRAD_CHECK(index.size() == s.size(), "at: {} indices given for a tensor of shape {}", index.size(),
               to_string(s));
@@ -144,12 +151,13 @@ T Tensor::at(std::initializer_list<std::int64_t> index) const {
     ++i;
   }
   T v{};
-  XGRAD_DISPATCH_ALL(dtype(), S, v = static_cast<T>(impl()->data<S>()[flat]));
+  XGRAD_DISPATCH_ALL(dtype(), S, v = convert<T>(impl()->data<S>()[flat]));
   return v;
 }
 
 template <class T>
 const T* Tensor::data() const {
+  checked(*this, "data");
   XGRAD_CHECK(dtype() == dtype_of_v<T>, "data: the tensor holds {} but {} was requested", dtype_name(dtype()),
               dtype_name(dtype_of_v<T>));
   return impl()->data<T>();
@@ -169,10 +177,11 @@ std::uint32_t Tensor::version() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  checked(*this, "to_vector");
   std::vector<T> out(static_cast<std::size_t>(numel()));
   XGRAD_DISPATCH_ALL(dtype(), S, {
     const S* p = impl()->data<S>();
-    std::transform(p, p + numel(), out.begin(), [](S v) { return static_cast<T>(v); });
+    std::transform(p, p + numel(), out.begin(), [](S v) { return convert<T>(v); });
   });
   return out;
 }
@@ -279,7 +288,7 @@ Tensor generate(const char* op, const Shape& shape, const TensorOptions& opts, F
   const std::int64_t n = t.numel();
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(value_at(i));
+    for (std::int64_t i = 0; i < n; ++i) p[i] = convert<T>(value_at(i));
   });
   return finish(std::move(t), opts);
 }
@@ -300,15 +309,27 @@ Tensor zeros(const Shape& shape, TensorOptions opts) {
 
 Tensor full(const Shape& shape, double value, TensorOptions opts) {
   Tensor t = make_tensor(shape, opts.dtype, "full");
-  XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), static_cast<T>(value)));
+  XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), convert<T>(value)));
   return finish(std::move(t), opts);
 }
 
 Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
-Tensor zeros_like(const Tensor& t, TensorOptions opts) { return zeros(t.shape(), opts); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype()}); }
-Tensor ones_like(const Tensor& t) { return full(t.shape(), 1.0, {.dtype = t.dtype()}); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, {.dtype = t.dtype()}); }
+Tensor zeros_like(const Tensor& t, TensorOptions opts) {
+  check_defined("zeros_like", {{t, "input"}});
+  return zeros(t.shape(), opts);
+}
+Tensor zeros_like(const Tensor& t) {
+  check_defined("zeros_like", {{t, "input"}});
+  return zeros(t.shape(), {.dtype = t.dtype()});
+}
+Tensor ones_like(const Tensor& t) {
+  check_defined("ones_like", {{t, "input"}});
+  return full(t.shape(), 1.0, {.dtype = t.dtype()});
+}
+Tensor full_like(const Tensor& t, double value) {
+  check_defined("full_like", {{t, "input"}});
+  return full(t.shape(), value, {.dtype = t.dtype()});
+}
 Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
 
 Tensor arange(double end, TensorOptions opts) { return arange(0.0, end, 1.0, opts); }

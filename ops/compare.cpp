@@ -1,5 +1,6 @@
 // Comparisons: 0/1 masks of dtype int64 (PyTorch returns bool), never differentiable, so
 // nothing is recorded and nothing is registered. Operands are promoted to a common dtype first.
+#include "../core/arg_checks.h"
 #include "../core/kernels/elementwise.h"
 #include "xgrad/ops.h"
 
@@ -27,10 +28,17 @@ Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
 Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
-Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
-Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(b, a)); }
-Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(b, a)); }
-Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(b, a)); }
+namespace {
+Tensor scalar_operand(const char* op, double value, const Tensor& like) {
+  check_defined(op, {{like, "input"}});
+  return scalar_like(value, like);
+}
+}  // namespace
+
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_operand("lt", b, a)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_operand("le", b, a)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_operand("gt", b, a)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_operand("ge", b, a)); }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   XGRAD_CHECK(a.defined() && b.defined(), "allclose: an operand is an undefined tensor");

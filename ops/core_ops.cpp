@@ -2,6 +2,7 @@
 // expand / sum_to (each is the other's VJP).
 #include <algorithm>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/reduce.h"
 #include "sample_util.h"
@@ -9,10 +10,17 @@
 namespace xgrad {
 
 // Defined in core (core/primitives.cpp), which needs them for gradient buffers; registered below.
-Tensor to_dtype(const Tensor& x, Dtype dtype) { return x.to(dtype); }
-Tensor clone(const Tensor& x) { return x.clone(); }
+Tensor to_dtype(const Tensor& x, Dtype dtype) {
+  check_defined("to_dtype", {{x, "input"}});
+  return x.to(dtype);
+}
+Tensor clone(const Tensor& x) {
+  check_defined("clone", {{x, "input"}});
+  return x.clone();
+}
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  check_defined("reshape", {{x, "input"}});
   Shape target = shape;
   std::int64_t known = 1, infer_at = -1;
   for (std::size_t i = 0; i < target.size(); ++i) {
@@ -44,6 +52,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 namespace {
 // expand under the name the user called (expand or broadcast_to).
 Tensor expand_as(const char* op, const Tensor& x, const Shape& shape) {
+  check_defined(op, {{x, "input"}});
   const Shape& in = x.shape();
   XGRAD_CHECK(shape.size() >= in.size(), "{}: the target shape {} has fewer dims than the input shape {}", op,
               to_string(shape), to_string(in));
@@ -76,6 +85,7 @@ Tensor expand(const Tensor& x, const Shape& shape) { return expand_as("expand", 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) { return expand_as("broadcast_to", x, shape); }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  check_defined("sum_to", {{x, "input"}});
   const Shape& in = x.shape();
   if (in == shape) return x;
   XGRAD_CHECK(shape.size() <= in.size(), "sum_to: shape {} has more dims than the input shape {}",

@@ -4,6 +4,7 @@
 // smoothed, weighted one-hot) is one more fused pass, recorded as the op cross_entropy_backward
 // whose own VJP uses xgrad ops. nll_loss gathers; its gradient (nll_loss_backward) scatters, and the
 // gradient of that is nll_loss again. With class-probability targets it is one op too (fused forward; gradient cross_entropy_soft_backward).
+#include "../core/arg_checks.h"
 #include "../core/kernels/softmax.h"
 #include "sample_util.h"
 #include "xgrad/grad_mode.h"
@@ -72,6 +73,63 @@ kernels::ClassTargets targets_of(const Tensor& target, const Tensor& weight, std
   return {target, weight, ignore_index};
 }
 
+// ---- checks of the internal (backward) ops, which the registry can call with any tensors: O(1)
+// shape and dtype checks against each other; the registry samples check target values too.
+
+// The incoming gradient: the loss's shape (per sample for none, else 0-d) and the input's dtype.
+void check_loss_grad(const char* op, const Tensor& gy, const Shape& input_shape, Dtype dtype, Reduction r) {
+  check_defined(op, {{gy, "grad_output"}});
+  const Shape expected = r == Reduction::none ? class_target_shape(input_shape) : Shape{};
+  XGRAD_CHECK(gy.dtype() == dtype && gy.shape() == expected,
+              "{}: grad_output is {} {}, expected {} {} (the loss's shape for input {} and reduction {})", op,
+              dtype_name(gy.dtype()), to_string(gy.shape()), dtype_name(dtype), to_string(expected),
+              to_string(input_shape), r == Reduction::none ? "none" : r == Reduction::sum ? "sum" : "mean");
+}
+
+// The logits of a backward op: floating, [N, C, ...].
+void check_backward_input(const char* op, const Tensor& x) {
+  check_defined(op, {{x, "input"}});
+  check_input(x, op, "input");
+  XGRAD_CHECK(x.dim() >= 2, "{}: the input must be [N, C, ...], got shape {}", op, to_string(x.shape()));
+}
+
+void check_class_backward_args(const char* op, const Tensor& gy, const Tensor& x, const Tensor& target,
+                               const Tensor& weight, Reduction r) {
+  check_defined(op, {{gy, "grad_output"}, {x, "input"}, {target, "target"}});
+  check_backward_input(op, x);
+  check_class_target(target, x, op);
+  check_weight(weight, x, x.size(1), op);
+  check_loss_grad(op, gy, x.shape(), x.dtype(), r);
+}
+
+void check_soft_backward_args(const char* op, const Tensor& gy, const Tensor& x, const Tensor& target,
+                              const Tensor& weight, Reduction r) {
+  check_backward_input(op, x);
+  check_defined(op, {{target, "target"}});
+  XGRAD_CHECK(target.shape() == x.shape() && target.dtype() == x.dtype(),
+              "{}: class-probability target is {} {}, expected the input's {} {}", op, dtype_name(target.dtype()),
+              to_string(target.shape()), dtype_name(x.dtype()), to_string(x.shape()));
+  check_weight(weight, x, x.size(1), op);
+  check_loss_grad(op, gy, x.shape(), x.dtype(), r);
+}
+
+// nll_loss_backward's input is only a shape (captured, never a user's): floating gy of its dtype.
+void check_nll_backward_args(const char* op, const Tensor& gy, const Shape& shape, const Tensor& target,
+                             const Tensor& weight, Reduction r) {
+  check_defined(op, {{gy, "grad_output"}, {target, "target"}});
+  XGRAD_CHECK(is_floating(gy.dtype()), "{}: grad_output must be floating, got {} (shape {})", op,
+              dtype_name(gy.dtype()), to_string(gy.shape()));
+  XGRAD_CHECK(target.dtype() == Dtype::int64 && target.shape() == class_target_shape(shape),
+              "{}: target is {} {}, expected int64 {} (the input {} without its class dim 1)", op,
+              dtype_name(target.dtype()), to_string(target.shape()), to_string(class_target_shape(shape)),
+              to_string(shape));
+  if (weight.defined())
+    XGRAD_CHECK(weight.dim() == 1 && weight.numel() == shape[1] && weight.dtype() == gy.dtype(),
+                "{}: weight is {} {}, expected {} [{}] (one value per class)", op, dtype_name(weight.dtype()),
+                to_string(weight.shape()), dtype_name(gy.dtype()), shape[1]);
+  check_loss_grad(op, gy, shape, gy.dtype(), r);
+}
+
 // ---- nll_loss (input [N, C, ...], validated)
 
 Tensor nll_loss_core(const Tensor& x, const Tensor& target, const Tensor& weight, const ClassLossArgs& a);
@@ -79,6 +137,7 @@ Tensor nll_loss_core(const Tensor& x, const Tensor& target, const Tensor& weight
 // dx of `shape`: -w[t] s_i at each sample's target class, zero elsewhere.
 Tensor nll_loss_backward_op(const Tensor& gy, const Shape& shape, const Tensor& target, const Tensor& weight,
                             const ClassLossArgs& a) {
+  check_nll_backward_args("nll_loss_backward", gy, shape, target, weight, a.reduction);
   const auto layout = kernels::layout_along(shape, 1);
   Tensor dx = kernels::nll_backward(gy, shape, layout, targets_of(target, weight, a.ignore_index), a.scale());
   record(dx, "nll_loss_backward", {gy, target, weight}, {target, weight}, [a](Node& n, const Tensor& g) -> TensorList {
@@ -108,6 +167,7 @@ Tensor nll_loss_core(const Tensor& x, const Tensor& target, const Tensor& weight
 // are recomputed when undefined.
 Tensor cross_entropy_backward_op(const Tensor& gy, const Tensor& x, const Tensor& target, const Tensor& weight,
                                  const Tensor& stats0, const ClassLossArgs& a) {
+  check_class_backward_args("cross_entropy_backward", gy, x, target, weight, a.reduction);
   const auto layout = kernels::layout_along(x.shape(), 1);
   const auto t = targets_of(target, weight, a.ignore_index);
   const Tensor stats = stats0.defined() ? stats0 : kernels::cross_entropy_forward(x, layout, t, 0.0, false).stats;
@@ -216,6 +276,7 @@ Tensor sample_scales(const Tensor& gy, const Tensor& x, double scale) {
 // log-sum-exp) are recomputed when undefined.
 Tensor soft_cross_entropy_backward_op(const Tensor& gy, const Tensor& x, const Tensor& target, const Tensor& weight,
                                       const Tensor& stats0, const SoftLossArgs& a) {
+  check_soft_backward_args("cross_entropy_soft_backward", gy, x, target, weight, a.reduction);
   const auto layout = kernels::layout_along(x.shape(), 1);
   const Tensor stats =
       stats0.defined() ? stats0 : kernels::soft_cross_entropy_forward(x, target, weight, layout, 0.0, false).stats;
@@ -457,9 +518,11 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                  auto call = [](Reduction red, std::int64_t ignore_index, double eps) {
                    return [=](const TensorList& in) {
                      const Tensor& x = in[1];
+                     const char* op = "cross_entropy_backward";
+                     check_class_backward_args(op, in[0], x, in[2], in[3], red);
                      ClassLossArgs a{.ignore_index = ignore_index, .reduction = red, .label_smoothing = eps};
                      a.total_weight = kernels::check_class_targets(targets_of(in[2], in[3], ignore_index),
-                                                                   in[2].shape(), x.size(1), "cross_entropy");
+                                                                   in[2].shape(), x.size(1), op);
                      return cross_entropy_backward_op(in[0], x, in[2], in[3], Tensor(), a);
                    };
                  };
@@ -485,6 +548,7 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                .samples = [=](Dtype d) {
                  auto call = [](Reduction red, double eps) {
                    return [=](const TensorList& in) {
+                     check_soft_backward_args("cross_entropy_soft_backward", in[0], in[1], in[2], in[3], red);
                      const SoftLossArgs a{red, eps, soft_scale(in[1], red)};
                      return soft_cross_entropy_backward_op(in[0], in[1], in[2], in[3], Tensor(), a);
                    };
@@ -530,9 +594,11 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                .samples = [=](Dtype d) {
                  auto call = [](const Shape& shape, Reduction red, std::int64_t ignore_index) {
                    return [=](const TensorList& in) {
+                     const char* op = "nll_loss_backward";
+                     check_nll_backward_args(op, in[0], shape, in[1], in[2], red);
                      ClassLossArgs a{.ignore_index = ignore_index, .reduction = red};
                      a.total_weight = kernels::check_class_targets(targets_of(in[1], in[2], ignore_index),
-                                                                   in[1].shape(), shape[1], "nll_loss");
+                                                                   in[1].shape(), shape[1], op);
                      return nll_loss_backward_op(in[0], shape, in[1], in[2], a);
                    };
                  };

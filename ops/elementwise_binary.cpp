@@ -4,6 +4,8 @@
 #include <cmath>
 #include <tuple>
 
+#include "../core/arg_checks.h"
+#include "../core/convert.h"
 #include "../core/kernels/elementwise.h"
 #include "sample_util.h"
 
@@ -20,8 +22,8 @@ std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, Dtype d) {
   return {to_dtype(a, d), to_dtype(b, d)};
 }
 
-void check_defined(const char* op, const Tensor& a, const Tensor& b) {
-  XGRAD_CHECK(a.defined() && b.defined(), "{}: an operand is an undefined tensor", op);
+void check_operands(const char* op, const Tensor& a, const Tensor& b) {
+  check_defined(op, {{a, "input"}, {b, "other"}});
 }
 
 }  // namespace
@@ -29,6 +31,7 @@ void check_defined(const char* op, const Tensor& a, const Tensor& b) {
 // PyTorch's result type: a float beats an int; between two of the same kind, a 0-d tensor
 // does not promote a tensor with dims; otherwise the wider type wins.
 Dtype result_type(const Tensor& a, const Tensor& b) {
+  check_defined("result_type", {{a, "tensor1"}, {b, "tensor2"}});
   const Dtype da = a.dtype(), db = b.dtype();
   if (da == db) return da;
   if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
@@ -37,7 +40,7 @@ Dtype result_type(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add(const Tensor& a0, const Tensor& b0) {
-  check_defined("add", a0, b0);
+  check_operands("add", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::add, a, b, "add");
   record(y, "add", {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
@@ -47,7 +50,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor sub(const Tensor& a0, const Tensor& b0) {
-  check_defined("sub", a0, b0);
+  check_operands("sub", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::sub, a, b, "sub");
   record(y, "sub", {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
@@ -57,7 +60,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor mul(const Tensor& a0, const Tensor& b0) {
-  check_defined("mul", a0, b0);
+  check_operands("mul", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::mul, a, b, "mul");
   record(y, "mul", {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
@@ -68,7 +71,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor div(const Tensor& a0, const Tensor& b0) {
-  check_defined("div", a0, b0);
+  check_operands("div", a0, b0);
   // True division, as in PyTorch: integers divide as float32.
   const Dtype rt = result_type(a0, b0);
   auto [a, b] = promoted(a0, b0, is_floating(rt) ? rt : float32);
@@ -82,7 +85,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor pow(const Tensor& base0, const Tensor& exponent0) {
-  check_defined("pow", base0, exponent0);
+  check_operands("pow", base0, exponent0);
   auto [a, b] = promoted(base0, exponent0, result_type(base0, exponent0));
   if (b.dtype() == int64 && b.numel() > 0) {
     const std::int64_t* e = b.data<std::int64_t>();
@@ -116,7 +119,9 @@ Tensor pow(const Tensor& base, double exponent) {
   XGRAD_CHECK(base.defined(), "pow: the base is an undefined tensor");
   Tensor x = base;
   if (x.dtype() == int64) {
-    const bool integral = exponent == std::floor(exponent);
+    // A whole exponent that int64 holds stays an integer power (wrapping modulo 2^64); others,
+    // 1e30 included, promote as a fractional one does (PyTorch: a float exponent gives a float).
+    const bool integral = is_int64_value(exponent);
     XGRAD_CHECK(!integral || exponent >= 0,
                 "pow: integers to negative integer powers are not allowed (base {} int64, exponent {})",
                 to_string(x.shape()), exponent);
@@ -135,7 +140,7 @@ namespace {
 
 // maximum / minimum. Ties split the gradient evenly (PyTorch).
 Tensor extremum(const char* name, kernels::Binary op, const Tensor& a0, const Tensor& b0) {
-  check_defined(name, a0, b0);
+  check_operands(name, a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(op, a, b, name);
   const bool is_max = op == kernels::Binary::maximum;
@@ -160,7 +165,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
   XGRAD_CHECK(condition.defined(), "where: the condition is an undefined tensor");
-  check_defined("where", a0, b0);
+  check_operands("where", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::where(condition, a, b, "where");
   // The condition is an input of the node (as in the registry) but is never differentiated.
@@ -174,8 +179,10 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor scalar_like(double value, const Tensor& like) {
+  check_defined("scalar_like", {{like, "like"}});
   Dtype d = like.dtype();
-  if (!is_floating(d) && value != static_cast<double>(static_cast<std::int64_t>(value))) d = float32;
+  // A fractional value, or one beyond int64 (1e30, inf, NaN), makes the scalar float32.
+  if (!is_floating(d) && !is_int64_value(value)) d = float32;
   return scalar_tensor(value, {.dtype = d});
 }
 
@@ -184,14 +191,23 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(b, a)); }
-Tensor operator+(double a, const Tensor& b) { return add(scalar_like(a, b), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(a, b), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(a, b), b); }
-Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+namespace {
+// The scalar operand of `tensor op scalar`: an undefined tensor is reported by the op (e.g.
+// `lr * p.grad()` before any backward says "mul: ...").
+Tensor scalar_operand(const char* op, double value, const Tensor& like) {
+  check_defined(op, {{like, "input"}});
+  return scalar_like(value, like);
+}
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_operand("add", b, a)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_operand("sub", b, a)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_operand("mul", b, a)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_operand("div", b, a)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_operand("add", a, b), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_operand("sub", a, b), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_operand("mul", a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_operand("div", a, b), b); }
 
 namespace {
 

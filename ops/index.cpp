@@ -16,7 +16,7 @@ void check_defined(const Tensor& t, const char* op, const char* what) {
 }
 
 // A checked int64 index: every value in [0, size).
-void check_index(const Tensor& index, std::int64_t size, std::int64_t dim, const char* op) {
+void check_index(const Tensor& index, std::int64_t size, std::int64_t dim, const char* op, const Shape& input_shape) {
   XGRAD_CHECK(index.dtype() == Dtype::int64, "{}: index must be an int64 tensor, got {} (shape {})", op,
               dtype_name(index.dtype()), to_string(index.shape()));
   const std::int64_t* v = index.data<std::int64_t>();
@@ -24,7 +24,8 @@ void check_index(const Tensor& index, std::int64_t size, std::int64_t dim, const
   std::int64_t bad = -1;  // a branch-free scan first; the message only when something is out of range
   for (std::int64_t i = 0; i < count; ++i)
     if (static_cast<std::uint64_t>(v[i]) >= static_cast<std::uint64_t>(size)) bad = i;
-  XGRAD_CHECK(bad < 0, "{}: index {} is out of range for dim {} with size {}", op, v[bad], dim, size);
+  XGRAD_CHECK(bad < 0, "{}: index {} is out of range for dim {} with size {} (input shape {}, index shape {})", op,
+              v[bad], dim, size, to_string(input_shape), to_string(index.shape()));
 }
 
 // The zeros of `x`'s shape and dtype, read from an input edge.
@@ -103,7 +104,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
                 to_string(index.shape()));
     return reshape(index_select(reshape(x, {1}), 0, index), {});
   }
-  check_index(index, x.size(d), d, "index_select");
+  check_index(index, x.size(d), d, "index_select", x.shape());
   const Tensor flat_index = index.dim() == 1 ? index : alias_with_shape(index, {1});
   Tensor y = kernels::index_select(x, d, flat_index);
   record(y, "index_select", {x, flat_index}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
@@ -132,7 +133,7 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
   XGRAD_CHECK(src.shape() == expected,
               "index_add: source of shape {} does not match input {} with {} indices along dim {} (expected {})",
               to_string(source.shape()), to_string(x.shape()), index.numel(), d, to_string(expected));
-  check_index(index, x.size(d), d, "index_add");
+  check_index(index, x.size(d), d, "index_add", x.shape());
   const Tensor flat_index = index.dim() == 1 ? index : alias_with_shape(index, {1});
   Tensor y = kernels::index_add(x, d, flat_index, src);
   record(y, "index_add", {x, flat_index, src}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
@@ -161,7 +162,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   check_defined(index, "gather", "the index");
   const std::int64_t d = wrap_dim(dim, x.dim(), "gather");
   check_gather_shapes(x, d, index, "gather");
-  check_index(index, size_or_one(x, d), d, "gather");
+  check_index(index, size_or_one(x, d), d, "gather", x.shape());
   Tensor y = kernels::gather(x, d, index);
   record(y, "gather", {x, index}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
     return {scatter_add(zeros_for_edge(n, 0), d, n.saved(0), gy), Tensor()};
@@ -183,7 +184,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
     XGRAD_CHECK(index.size(e) <= src.size(e),
                 "scatter_add: index of shape {} is larger than src of shape {} in dim {} ({} > {})",
                 to_string(index.shape()), to_string(src.shape()), e, index.size(e), src.size(e));
-  check_index(index, size_or_one(x, d), d, "scatter_add");
+  check_index(index, size_or_one(x, d), d, "scatter_add", x.shape());
   Tensor y = kernels::scatter_add(x, d, index, src);
   record(y, "scatter_add", {x, index, src}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
     Tensor dsrc;

@@ -5,6 +5,7 @@
 // forward, and their plain backward (no create_graph), as one fused kernel pass each.
 #include <cmath>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/loss.h"
 #include "sample_util.h"
@@ -54,7 +55,7 @@ Tensor grad_for(Node& n, std::size_t i, const Tensor& g) {
 
 // The floating dtype two loss operands compute in; integer-only inputs raise.
 Dtype loss_dtype(const char* op, const Tensor& input, const Tensor& target) {
-  XGRAD_CHECK(input.defined() && target.defined(), "{}: input and target must be defined tensors", op);
+  check_defined(op, {{input, "input"}, {target, "target"}});
   const Dtype d = result_type(input, target);
   XGRAD_CHECK(is_floating(d), "{}: expects floating input and target, got {} {} and {} {}", op,
               dtype_name(input.dtype()), to_string(input.shape()), dtype_name(target.dtype()),
@@ -74,7 +75,7 @@ struct MarginArgs {
 Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& target, const Tensor& weight0,
                    Reduction reduction) {
   const char* op = a.op;
-  XGRAD_CHECK(scores.defined() && target.defined(), "{}: scores and target must be defined tensors", op);
+  check_defined(op, {{scores, "scores"}, {target, "target"}});
   XGRAD_CHECK(is_floating(scores.dtype()), "{}: expects floating scores, got {} (shape {})", op,
               dtype_name(scores.dtype()), to_string(scores.shape()));
   XGRAD_CHECK(scores.dim() == 1 || scores.dim() == 2, "{}: expects scores [N, C] or [C], got shape {}", op,
@@ -223,18 +224,23 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& tar
   XGRAD_CHECK(logits0.shape() == target0.shape(), "{}: target size {} must be the same as input size {}", op,
               to_string(target0.shape()), to_string(logits0.shape()));
   const Tensor x = to_dtype(logits0, d), t = to_dtype(target0, d);
-  Shape shape = x.shape();
+  const Shape shape = x.shape();
   Tensor w, pw;
+  // weight and pos_weight broadcast to the input's shape without changing it (PyTorch's rule): a
+  // larger broadcast shape would leave the gradient for the input of the wrong shape.
+  auto check_weight = [&](const Tensor& weight, const char* name) {
+    XGRAD_CHECK(is_floating(weight.dtype()), "{}: {} must be floating, got {}", op, name, dtype_name(weight.dtype()));
+    XGRAD_CHECK(broadcast_shapes(shape, weight.shape(), op) == shape,
+                "{}: {} of shape {} must broadcast to the input's shape {} without changing it", op, name,
+                to_string(weight.shape()), to_string(shape));
+  };
   if (weight0.defined()) {
-    XGRAD_CHECK(is_floating(weight0.dtype()), "{}: weight must be floating, got {}", op, dtype_name(weight0.dtype()));
+    check_weight(weight0, "weight");
     w = to_dtype(weight0, d);
-    shape = broadcast_shapes(shape, w.shape(), op);
   }
   if (pos_weight0.defined()) {
-    XGRAD_CHECK(is_floating(pos_weight0.dtype()), "{}: pos_weight must be floating, got {}", op,
-                dtype_name(pos_weight0.dtype()));
+    check_weight(pos_weight0, "pos_weight");
     pw = to_dtype(pos_weight0, d);
-    shape = broadcast_shapes(shape, pw.shape(), op);
   }
   // l = (1 - t) x + c softplus(-x), c = 1 + (pos_weight - 1) t; softplus(-x) = log(1 + exp(-|x|)) + max(-x, 0).
   const std::int64_t count = numel_of(shape);
@@ -280,7 +286,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& tar
 
 Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin, Reduction reduction) {
   const char* op = "hinge_embedding_loss";
-  XGRAD_CHECK(input.defined() && target.defined(), "{}: input and target must be defined tensors", op);
+  check_defined(op, {{input, "input"}, {target, "target"}});
   XGRAD_CHECK(is_floating(input.dtype()), "{}: expects a floating input, got {} (shape {})", op,
               dtype_name(input.dtype()), to_string(input.shape()));
   const Shape shape = broadcast_shapes(input.shape(), target.shape(), op);

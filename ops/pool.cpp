@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/pool.h"
 #include "sample_util.h"
 
@@ -144,25 +145,67 @@ PoolSpec spec_2d(const char* op, Int2 kernel, std::optional<Int2> stride, Int2 p
   return {op, 2, kernel, stride.value_or(kernel), padding, dilation, ceil_mode};
 }
 
+// ---- checks of the internal ops
+
+// The internal ops (the VJPs below) are registry ops too, callable with any tensors, so each checks
+// that its tensors fit the windows it was planned with (O(1); index values are checked by the
+// kernels as they go).
+void check_internal_tensor(const char* op, const Tensor& t, const char* name, const Shape& expected) {
+  check_defined(op, {{t, name}});
+  XGRAD_CHECK(is_floating(t.dtype()), "{}: {} must be floating (float32 or float64), got {} (shape {})", op, name,
+              dtype_name(t.dtype()), to_string(t.shape()));
+  XGRAD_CHECK(t.shape() == expected, "{}: {} has shape {}, expected {}", op, name, to_string(t.shape()),
+              to_string(expected));
+}
+
+void check_indices(const char* op, const Tensor& indices, const Shape& expected) {
+  check_defined(op, {{indices, "indices"}});
+  XGRAD_CHECK(indices.dtype() == Dtype::int64, "{}: indices must be int64, got {} (shape {})", op,
+              dtype_name(indices.dtype()), to_string(indices.shape()));
+  XGRAD_CHECK(indices.shape() == expected, "{}: indices have shape {}, expected {} (the pooled output's)", op,
+              to_string(indices.shape()), to_string(expected));
+}
+
+// in_shape must be [C, *plane] or [N, C, *plane] with the windows' plane size and plane count.
+void check_planned_shape(const char* op, const Shape& in_shape, const PoolWindows& w, int spatial, const char* name) {
+  const auto rank = static_cast<std::int64_t>(in_shape.size());
+  const bool fits = (rank == spatial + 1 || rank == spatial + 2) && in_shape[in_shape.size() - 1] == w.in_w &&
+                    (spatial == 1 ? w.in_h == 1 : in_shape[in_shape.size() - 2] == w.in_h) &&
+                    numel_of(in_shape) == w.planes * w.in_h * w.in_w;
+  XGRAD_CHECK(fits, "{}: {} has shape {}, which does not fit the pooling's {} planes of {}x{}", op, name,
+              to_string(in_shape), w.planes, w.in_h, w.in_w);
+}
+
 // ---- max pooling and its two internal ops
 
-Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w);
+Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w, int spatial);
 
 // The VJP of max pooling: gy added into zeros of in_shape at the saved indices. Its VJP gathers.
-Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWindows& w, const Shape& in_shape) {
+Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWindows& w, const Shape& in_shape,
+                         int spatial) {
+  const char* op = "max_pool_backward";
+  check_planned_shape(op, in_shape, w, spatial, "the input");
+  const Shape out_shape = pooled_shape(in_shape, spatial, w.out_h, w.out_w);
+  check_internal_tensor(op, gy, "grad_output", out_shape);
+  check_indices(op, indices, out_shape);
   Tensor gx = kernels::max_pool_scatter(gy, indices, w, in_shape);
-  record(gx, "max_pool_backward", {gy, indices}, {indices}, [w](Node& n, const Tensor& ggx) -> TensorList {
-    return {max_pool_gather(ggx, n.saved(0), w), Tensor()};
+  record(gx, op, {gy, indices}, {indices}, [w, spatial](Node& n, const Tensor& ggx) -> TensorList {
+    return {max_pool_gather(ggx, n.saved(0), w, spatial), Tensor()};
   });
   return gx;
 }
 
 // g read at the saved indices (max pooling with the maxima already known). Its VJP scatters.
-Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w) {
+Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w, int spatial) {
+  const char* op = "max_pool_gather";
+  check_defined(op, {{g, "input"}});
+  check_planned_shape(op, g.shape(), w, spatial, "input");
+  check_internal_tensor(op, g, "input", g.shape());
+  check_indices(op, indices, pooled_shape(g.shape(), spatial, w.out_h, w.out_w));
   Tensor y = kernels::max_pool_take(g, indices, w);
   const Shape in_shape = g.shape();
-  record(y, "max_pool_gather", {g, indices}, {indices}, [w, in_shape](Node& n, const Tensor& gy) -> TensorList {
-    return {max_pool_backward(gy, n.saved(0), w, in_shape), Tensor()};
+  record(y, op, {g, indices}, {indices}, [w, in_shape, spatial](Node& n, const Tensor& gy) -> TensorList {
+    return {max_pool_backward(gy, n.saved(0), w, in_shape, spatial), Tensor()};
   });
   return y;
 }
@@ -171,8 +214,8 @@ std::pair<Tensor, Tensor> max_pool_recorded(const Tensor& x, const PoolSpec& s, 
   check_pool_input(x, s.spatial, s.op);
   const PoolWindows w = plan_windows(x.shape(), s);
   auto [y, indices] = kernels::max_pool_forward(x, w, pooled_shape(x.shape(), s.spatial, w.out_h, w.out_w));
-  record(y, name, {x}, {indices}, [w](Node& n, const Tensor& gy) -> TensorList {
-    return {max_pool_backward(gy, n.saved(0), w, n.next_edges()[0].shape)};
+  record(y, name, {x}, {indices}, [w, spatial = s.spatial](Node& n, const Tensor& gy) -> TensorList {
+    return {max_pool_backward(gy, n.saved(0), w, n.next_edges()[0].shape, spatial)};
   });
   return {y, indices};
 }
@@ -199,6 +242,8 @@ Tensor avg_pool_recorded(const Tensor& x, const PoolWindows& w, const AvgOptions
 // The VJP of average pooling: each gy / divisor spread over its window. It is linear, and its
 // adjoint is the average pooling again.
 Tensor avg_pool_backward(const Tensor& gy, const PoolWindows& w, const AvgOptions& a, const Shape& in_shape) {
+  check_planned_shape("avg_pool_backward", in_shape, w, a.spatial, "the input");
+  check_internal_tensor("avg_pool_backward", gy, "grad_output", pooled_shape(in_shape, a.spatial, w.out_h, w.out_w));
   Tensor gx = kernels::avg_pool_backward(gy, w, a.count_include_pad, a.divisor_override, in_shape);
   record(gx, "avg_pool_backward", {gy}, {}, [w, a](Node&, const Tensor& ggx) -> TensorList {
     return {avg_pool_recorded(ggx, w, a)};
@@ -228,6 +273,9 @@ Tensor adaptive_recorded(const Tensor& x, const PoolWindows& w, int spatial) {
 }
 
 Tensor adaptive_backward(const Tensor& gy, const PoolWindows& w, int spatial, const Shape& in_shape) {
+  check_planned_shape("adaptive_avg_pool_backward", in_shape, w, spatial, "the input");
+  check_internal_tensor("adaptive_avg_pool_backward", gy, "grad_output",
+                        pooled_shape(in_shape, spatial, w.out_h, w.out_w));
   Tensor gx = kernels::adaptive_avg_pool_backward(gy, w, in_shape);
   record(gx, "adaptive_avg_pool_backward", {gy}, {}, [w, spatial](Node&, const Tensor& ggx) -> TensorList {
     return {adaptive_recorded(ggx, w, spatial)};
@@ -501,9 +549,10 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                  for (const MaxCase& c : max_internal_cases()) {
                    const auto [w, indices] = windows_and_indices(c, d);
                    const Shape in_shape = c.in_shape;
+                   const int spatial = c.spec.spatial;
                    out.push_back({c.description, {samples::input(indices.shape(), d), indices},
-                                  [w, in_shape](const TensorList& in) {
-                                    return max_pool_backward(in[0], in[1], w, in_shape);
+                                  [w, in_shape, spatial](const TensorList& in) {
+                                    return max_pool_backward(in[0], in[1], w, in_shape, spatial);
                                   }});
                  }
                  return out;
@@ -516,8 +565,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                  std::vector<OpSample> out;
                  for (const MaxCase& c : max_internal_cases()) {
                    const auto [w, indices] = windows_and_indices(c, d);
+                   const int spatial = c.spec.spatial;
                    out.push_back({c.description, {samples::input(c.in_shape, d), indices},
-                                  [w](const TensorList& in) { return max_pool_gather(in[0], in[1], w); }});
+                                  [w, spatial](const TensorList& in) { return max_pool_gather(in[0], in[1], w, spatial); }});
                  }
                  return out;
                }});

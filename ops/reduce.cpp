@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/reduce.h"
 #include "sample_util.h"
 
@@ -49,6 +50,7 @@ std::int64_t reduced_count(const Shape& in, const Dims& dims) {
 }  // namespace
 
 Tensor sum(const Tensor& x, const Dims& dims0, bool keepdim) {
+  check_defined("sum", {{x, "input"}});
   const Dims dims = normalize_dims(dims0, x.dim(), "sum");
   Tensor y = kernels::sum_dims(x, dims, keepdim);
   const Shape kept = kept_shape(x.shape(), dims);
@@ -61,6 +63,7 @@ Tensor sum(const Tensor& x, const Dims& dims0, bool keepdim) {
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
 Tensor mean(const Tensor& x, const Dims& dims0, bool keepdim) {
+  check_defined("mean", {{x, "input"}});
   XGRAD_CHECK(is_floating(x.dtype()), "mean: expects a floating tensor, got {}", dtype_name(x.dtype()));
   const Dims dims = normalize_dims(dims0, x.dim(), "mean");
   const auto count = static_cast<double>(reduced_count(x.shape(), dims));
@@ -125,9 +128,13 @@ Tensor prod_impl(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 }  // namespace
 
-Tensor prod(const Tensor& x) { return prod_impl(x, normalize_dims({}, x.dim(), "prod"), false); }
+Tensor prod(const Tensor& x) {
+  check_defined("prod", {{x, "input"}});
+  return prod_impl(x, normalize_dims({}, x.dim(), "prod"), false);
+}
 
 Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
+  check_defined("prod", {{x, "input"}});
   return prod_impl(x, normalize_dims({dim}, x.dim(), "prod"), keepdim);
 }
 
@@ -135,6 +142,7 @@ Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
 
 namespace {
 Tensor extreme_all_op(const Tensor& x, bool largest, const char* name) {
+  check_defined(name, {{x, "input"}});
   XGRAD_CHECK(x.numel() > 0,
               "{}(): Expected reduction dim to be specified for input.numel() == 0 (input shape {}); "
               "pass a dim",
@@ -151,6 +159,7 @@ Tensor extreme_all_op(const Tensor& x, bool largest, const char* name) {
 }
 
 Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const char* name) {
+  check_defined(name, {{x, "input"}});
   const std::int64_t dim = wrap_dim(dim0, x.dim(), name);
   XGRAD_CHECK(x.dim() == 0 || x.size(dim) != 0,
               "{}(): Expected reduction dim {} to have non-zero size (input shape {})", name, dim,
@@ -169,6 +178,7 @@ Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool lar
 }
 
 Tensor arg_extreme_all_op(const Tensor& x, bool largest, const char* name) {
+  check_defined(name, {{x, "input"}});
   XGRAD_CHECK(x.numel() > 0,
               "{}(): Expected reduction dim to be specified for input.numel() == 0 (input shape {}); "
               "pass a dim",
@@ -177,6 +187,7 @@ Tensor arg_extreme_all_op(const Tensor& x, bool largest, const char* name) {
 }
 
 Tensor arg_extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const char* name) {
+  check_defined(name, {{x, "input"}});
   const std::int64_t dim = wrap_dim(dim0, x.dim(), name);
   XGRAD_CHECK(x.dim() == 0 || x.size(dim) != 0,
               "{}(): Expected reduction dim {} to have non-zero size (input shape {})", name, dim,
@@ -203,6 +214,7 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
 namespace {
 Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, bool keepdim, bool take_sqrt,
                 const char* name) {
+  check_defined(name, {{x, "input"}});
   XGRAD_CHECK(is_floating(x.dtype()), "{}: expects a floating tensor, got {} (input shape {})", name,
               dtype_name(x.dtype()), to_string(x.shape()));
   const Dims dims = normalize_dims(dims0, x.dim(), name);
@@ -234,6 +246,7 @@ Tensor std(const Tensor& x, const Dims& dims, std::int64_t correction, bool keep
 // ---- logsumexp
 
 Tensor logsumexp(const Tensor& x, const Dims& dims0, bool keepdim) {
+  check_defined("logsumexp", {{x, "input"}});
   XGRAD_CHECK(is_floating(x.dtype()), "logsumexp: expects a floating tensor, got {} (input shape {})",
               dtype_name(x.dtype()), to_string(x.shape()));
   const Dims dims = normalize_dims(dims0, x.dim(), "logsumexp");

@@ -8,6 +8,22 @@ namespace xgrad {
 #include "op_families.def"
 #undef XGRAD_OP_FAMILY
 
+namespace {
+// A sample's call indexes its inputs by position: called with fewer tensors than the sample has,
+// it would read past the list. Every call first checks the count, naming the op.
+void checked_calls(OpInfo& op) {
+  op.samples = [samples = std::move(op.samples), name = op.name](Dtype d) {
+    std::vector<OpSample> out = samples(d);
+    for (OpSample& s : out)
+      s.call = [call = std::move(s.call), name, count = s.inputs.size()](const TensorList& in) {
+        XGRAD_CHECK(in.size() == count, "{}: this sample's call takes {} tensors, got {}", name, count, in.size());
+        return call(in);
+      };
+    return out;
+  };
+}
+}  // namespace
+
 // An explicit list rather than self-registering statics, which a static link would drop.
 const std::vector<OpInfo>& registered_ops() {
   static const std::vector<OpInfo> registry = [] {
@@ -15,6 +31,8 @@ const std::vector<OpInfo>& registered_ops() {
 #define XGRAD_OP_FAMILY(family) register_##family##_ops(r);
 #include "op_families.def"
 #undef XGRAD_OP_FAMILY
+    for (OpInfo& op : r)
+      if (op.samples) checked_calls(op);
     return r;
   }();
   return registry;

@@ -2,12 +2,14 @@
 // (reshape and expand live in core_ops.cpp).
 #include <numeric>
 
+#include "../core/arg_checks.h"
 #include "../core/kernels/layout.h"
 #include "sample_util.h"
 
 namespace xgrad {
 
 Tensor permute(const Tensor& x, const Dims& dims) {
+  check_defined("permute", {{x, "input"}});
   const std::int64_t n = x.dim();
   XGRAD_CHECK(static_cast<std::int64_t>(dims.size()) == n,
               "permute: {} dims given for a tensor of shape {} ({} dims)", dims.size(), to_string(x.shape()), n);
@@ -30,6 +32,7 @@ Tensor permute(const Tensor& x, const Dims& dims) {
 }
 
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
+  check_defined("transpose", {{x, "input"}});
   const std::int64_t n = x.dim();
   const std::int64_t a = wrap_dim(dim0, n, "transpose"), b = wrap_dim(dim1, n, "transpose");
   if (n < 2 || a == b) return x;

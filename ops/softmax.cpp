@@ -1,6 +1,7 @@
 // softmax and log_softmax along one dim, each one graph op with a fused row kernel. Their VJPs
 // are graph ops too (softmax_backward, log_softmax_backward) whose own VJPs use xgrad ops, so
 // gradients of gradients work to any order.
+#include "../core/arg_checks.h"
 #include "../core/kernels/softmax.h"
 #include "sample_util.h"
 
@@ -19,6 +20,9 @@ std::int64_t softmax_dim(const Tensor& x, std::int64_t dim, const char* op) {
 // dx = gy - exp(y) sum(gy).
 Tensor softmax_backward_op(const Tensor& gy, const Tensor& y, std::int64_t dim, bool log) {
   const char* name = log ? "log_softmax_backward" : "softmax_backward";
+  check_defined(name, {{gy, "grad_output"}, {y, "output"}});
+  XGRAD_CHECK(is_floating(y.dtype()), "{}: the output must be floating, got {} (shape {})", name,
+              dtype_name(y.dtype()), to_string(y.shape()));
   XGRAD_CHECK(gy.shape() == y.shape() && gy.dtype() == y.dtype(),
               "{}: gradient {} {} does not match the output {} {}", name, dtype_name(gy.dtype()),
               to_string(gy.shape()), dtype_name(y.dtype()), to_string(y.shape()));
@@ -105,7 +109,11 @@ void register_softmax_ops(std::vector<OpInfo>& r) {
     return [log](Dtype d) {
       auto in = [d](const Shape& s) { return TensorList{samples::input(s, d), samples::input(s, d, 0.1, 0.9)}; };
       auto call = [log](std::int64_t dim) {
-        return [log, dim](const TensorList& t) { return softmax_backward_op(t[0], t[1], wrap_dim(dim, t[1].dim(), "s"), log); };
+        return [log, dim](const TensorList& t) {
+          const char* name = log ? "log_softmax_backward" : "softmax_backward";
+          check_defined(name, {{t[1], "output"}});
+          return softmax_backward_op(t[0], t[1], wrap_dim(dim, t[1].dim(), name), log);
+        };
       };
       return std::vector<OpSample>{
           {"[3,4] dim 1", in({3, 4}), call(1)},

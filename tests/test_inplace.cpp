@@ -94,7 +94,7 @@ TEST_CASE("clone: copies values into a new buffer and passes gradients through u
   CHECK(x.grad().to_vector<double>() == std::vector<double>{2.0, -4.0, 6.0});
   Tensor i = tensor(std::vector<std::int64_t>{1, 2}, {2});
   CHECK(i.clone().to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 2});
-  CHECK(error_of([] { clone(Tensor()); }).find("clone: the tensor is undefined") != std::string::npos);
+  CHECK(error_of([] { clone(Tensor()); }).find("clone: argument 'input' is an undefined tensor") != std::string::npos);
 }
 
 TEST_CASE("grad ownership: inputs of add get separate .grad buffers") {

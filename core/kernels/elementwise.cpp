@@ -5,6 +5,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "../convert.h"
 #include "../dispatch.h"
 #include "xt.h"
 
@@ -42,11 +43,39 @@ auto is_nan(const E& e) {
 // A double bound as a T: integers saturate instead of overflowing (inf means "no bound").
 template <class T>
 T bound_as(double v) {
-  if constexpr (std::is_integral_v<T>) {
-    if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-    if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return convert<T>(v);
+}
+
+// base^exponent for integers by squaring, modulo 2^64 (PyTorch's integer pow wraps the same way);
+// the exponent is non-negative (the ops reject negative integer powers).
+inline std::int64_t int_pow(std::int64_t base, std::int64_t exponent) {
+  std::uint64_t result = 1, b = static_cast<std::uint64_t>(base);
+  for (auto e = static_cast<std::uint64_t>(exponent); e != 0; e >>= 1) {
+    if (e & 1) result *= b;
+    b *= b;
   }
-  return static_cast<T>(v);
+  return static_cast<std::int64_t>(result);
+}
+
+// int64 x / y in C++ semantics (truncating) with the two undefined cases defined: a zero divisor
+// raises (PyTorch: "ZeroDivisionError"), INT64_MIN / -1 wraps to INT64_MIN.
+inline std::int64_t int_div(std::int64_t x, std::int64_t y, const char* op_name) {
+  if (y == 0) [[unlikely]]
+    throw Error(fmt::format("{}: integer division by zero", op_name));
+  if (y == -1) return static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(x));
+  return x / y;
+}
+
+// out = f(a, b) elementwise on int64 operands broadcast to out's shape, one scalar at a time
+// (integer pow and division: rare, and not expressible as wrapping SIMD arithmetic).
+template <class F>
+void int_binary_into(const Tensor& a0, const Tensor& b0, Tensor& out, F f) {
+  if (out.numel() == 0) return;
+  const Tensor a = a0.shape() == out.shape() ? a0 : broadcast_copy(a0, out.shape());
+  const Tensor b = b0.shape() == out.shape() ? b0 : broadcast_copy(b0, out.shape());
+  const std::int64_t *x = a.impl()->data<std::int64_t>(), *y = b.impl()->data<std::int64_t>();
+  std::int64_t* o = out.impl()->data<std::int64_t>();
+  for (std::int64_t i = 0, n = out.numel(); i < n; ++i) o[i] = f(x[i], y[i]);
 }
 
 }  // namespace
@@ -54,12 +83,23 @@ T bound_as(double v) {
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) {
   Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), a.dtype(), op_name);
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
+    using W = wrapping_t<T>;  // int64 adds, subtracts and multiplies modulo 2^64
     switch (op) {
-      case Binary::add: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x + y; }); break;
-      case Binary::sub: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x - y; }); break;
-      case Binary::mul: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x * y; }); break;
-      case Binary::div: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x / y; }); break;
-      case Binary::pow: binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::pow(x, y); }); break;
+      case Binary::add: binary_into<W>(a, b, out, [](auto&& x, auto&& y) { return x + y; }); break;
+      case Binary::sub: binary_into<W>(a, b, out, [](auto&& x, auto&& y) { return x - y; }); break;
+      case Binary::mul: binary_into<W>(a, b, out, [](auto&& x, auto&& y) { return x * y; }); break;
+      case Binary::div:
+        if constexpr (std::is_integral_v<T>)
+          int_binary_into(a, b, out, [op_name](std::int64_t x, std::int64_t y) { return int_div(x, y, op_name); });
+        else
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return x / y; });
+        break;
+      case Binary::pow:
+        if constexpr (std::is_integral_v<T>)
+          int_binary_into(a, b, out, int_pow);
+        else
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::pow(x, y); });
+        break;
       case Binary::maximum:
         if constexpr (std::is_floating_point_v<T>)  // a NaN on either side wins, as in PyTorch
           binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::where(x > y || is_nan(x), x, y); });
@@ -119,7 +159,7 @@ Tensor extremum_share(const Tensor& a, const Tensor& b, bool maximum, Dtype out_
 
 Tensor compare_scalar(Compare op, const Tensor& x, double value) {
   Tensor s = make_tensor({}, x.dtype());
-  XGRAD_DISPATCH_ALL(x.dtype(), T, s.impl()->data<T>()[0] = static_cast<T>(value));
+  XGRAD_DISPATCH_ALL(x.dtype(), T, s.impl()->data<T>()[0] = convert<T>(value));
   return compare(op, x, s, x.dtype(), "compare");
 }
 
@@ -182,8 +222,16 @@ Tensor cast(const Tensor& x, Dtype dtype) {
   if (x.numel() == 0) return out;
   XGRAD_DISPATCH_ALL(x.dtype(), S, {
     XGRAD_DISPATCH_ALL(dtype, D, {
-      auto o = flat<D>(out);
-      xt::noalias(o) = xt::cast<D>(flat<S>(x));
+      if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
+        // Floating -> int64 by convert.h's rule (NaN -> 0, out of range saturates); GCC
+        // vectorises this loop of selects.
+        const S* s = x.impl()->data<S>();
+        D* o = out.impl()->data<D>();
+        for (std::int64_t i = 0, n = x.numel(); i < n; ++i) o[i] = saturating_int64(s[i]);
+      } else {
+        auto o = flat<D>(out);
+        xt::noalias(o) = xt::cast<D>(flat<S>(x));
+      }
     });
   });
   return out;
@@ -255,6 +303,17 @@ void unary_into(const Tensor& x, Tensor& out, F f) {
 
 Tensor unary(Unary op, const Tensor& x) {
   Tensor out = make_tensor(x.shape(), x.dtype());
+  if (x.dtype() == Dtype::int64 && (op == Unary::neg || op == Unary::abs)) {
+    // Modulo 2^64, as PyTorch: -INT64_MIN and abs(INT64_MIN) are INT64_MIN (not undefined).
+    const auto* v = x.impl()->data<std::uint64_t>();
+    auto* o = out.impl()->data<std::uint64_t>();
+    const std::int64_t n = x.numel();
+    if (op == Unary::neg)
+      for (std::int64_t i = 0; i < n; ++i) o[i] = 0 - v[i];
+    else
+      for (std::int64_t i = 0; i < n; ++i) o[i] = v[i] >> 63 ? 0 - v[i] : v[i];
+    return out;
+  }
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     const T zero = 0, one = 1;
     switch (op) {
@@ -305,7 +364,13 @@ Tensor unary_param(UnaryParam op, const Tensor& x, double p0, double p1) {
         break;
       }
       case UnaryParam::pow:
-        if (p0 == 2.0) {
+        if constexpr (std::is_integral_v<T>) {
+          // A non-negative exponent that int64 holds (the op promotes others to float).
+          const std::int64_t e = convert<std::int64_t>(p0);
+          const T* v = x.impl()->data<T>();
+          T* o = out.impl()->data<T>();
+          for (std::int64_t i = 0, n = x.numel(); i < n; ++i) o[i] = int_pow(v[i], e);
+        } else if (p0 == 2.0) {
           unary_into<T>(x, out, [](auto&& v) { return v * v; });
         } else if (p0 == 1.0) {
           unary_into<T>(x, out, [](auto&& v) { return 1 * v; });

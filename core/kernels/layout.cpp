@@ -6,6 +6,7 @@
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xview.hpp>
 
+#include "../convert.h"
 #include "../dispatch.h"
 #include "xt.h"
 
@@ -164,7 +165,7 @@ Tensor pad_copy(const Tensor& x, const Shape& out_shape, const Shape& before, do
   if (out.numel() == 0) return out;
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     T* o = out.impl()->data<T>();
-    std::fill(o, o + out.numel(), static_cast<T>(value));
+    std::fill(o, o + out.numel(), convert<T>(value));  // int64: convert.h's rule
   });
   const std::size_t rank = out_shape.size();
   Shape src_off(rank), dst_off(rank), box(rank);
@@ -232,12 +233,13 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
   std::memcpy(out.impl()->raw(), x.impl()->raw(), static_cast<std::size_t>(x.numel()) * dtype_size(x.dtype()));
   const std::int64_t* idx = index.impl()->data<std::int64_t>();
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
-    const T* s = source.impl()->data<T>();
-    T* o = out.impl()->data<T>();
+    using W = wrapping_t<T>;  // int64 sums wrap modulo 2^64 (defined, as PyTorch)
+    const W* s = source.impl()->data<W>();
+    W* o = out.impl()->data<W>();
     for (std::int64_t r = 0; r < in.outer; ++r)
       for (std::int64_t j = 0; j < m; ++j) {
-        T* to = o + (r * in.n + idx[j]) * in.inner;
-        const T* from = s + (r * m + j) * in.inner;
+        W* to = o + (r * in.n + idx[j]) * in.inner;
+        const W* from = s + (r * m + j) * in.inner;
         for (std::int64_t k = 0; k < in.inner; ++k) to[k] += from[k];
       }
   });
@@ -307,12 +309,13 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
   const std::int64_t dim_stride = contiguous_strides(xs)[static_cast<std::size_t>(dim)];
   const std::int64_t* idx = index.impl()->data<std::int64_t>();
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
-    const T* s = src.impl()->data<T>();
-    T* o = out.impl()->data<T>();
+    using W = wrapping_t<T>;  // int64 sums wrap modulo 2^64 (defined, as PyTorch)
+    const W* s = src.impl()->data<W>();
+    W* o = out.impl()->data<W>();
     for_each_index_row(is, xs, ss, static_cast<std::size_t>(dim),
                        [&](std::int64_t i, std::int64_t x_at, std::int64_t src_at, std::int64_t len, std::int64_t x_step) {
                          const std::int64_t* row_idx = idx + i;
-                         const T* row_src = s + src_at;
+                         const W* row_src = s + src_at;
                          for (std::int64_t k = 0; k < len; ++k) o[x_at + k * x_step + row_idx[k] * dim_stride] += row_src[k];
                        });
   });

@@ -2,6 +2,7 @@
 #include "intrinsics.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -268,14 +269,17 @@ void max_plane(const float* x, float* y, std::int64_t* idx, const PoolWindows& w
 
 // The tiled scatter: each input element of the covered rows written once, g where it was the
 // maximum of its window, else 0. Columns and rows past the last window are zeroed by the caller.
+// Returns how many indices fell inside their windows (all of them unless the indices are not the
+// forward's; the caller then redoes the plane with the generic scatter).
 template <int KH>
-void max_scatter_plane(const float* gy, const std::int64_t* idx, float* gx, const PoolWindows& w) {
+std::int64_t max_scatter_plane(const float* gy, const std::int64_t* idx, float* gx, const PoolWindows& w) {
   const std::int64_t W = w.in_w, out_h = w.out_h, out_w = w.out_w;
   const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i first_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i second_half = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   const __m512i one = _mm512_set1_epi32(1), row_step = _mm512_set1_epi32(static_cast<int>(W)),
                 row_step1 = _mm512_set1_epi32(static_cast<int>(W + 1));
+  std::int64_t hits = 0;
   for (std::int64_t oh = 0; oh < out_h; ++oh) {
     const std::int64_t row0 = oh * KH * W;
     for (std::int64_t ow = 0; ow < out_w; ow += 16) {
@@ -283,16 +287,19 @@ void max_scatter_plane(const float* gy, const std::int64_t* idx, float* gx, cons
       const __mmask16 out = low_bits(n);
       const __m512 g = _mm512_maskz_loadu_ps(out, gy + oh * out_w + ow);
       const std::int64_t* ip = idx + oh * out_w + ow;
-      const __m256i lo = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out), ip));
-      const __m256i hi = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out >> 8), ip + 8));
+      // Saturating narrowing: an index beyond int32 must not wrap onto a position of the window.
+      const __m256i lo = _mm512_cvtsepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out), ip));
+      const __m256i hi = _mm512_cvtsepi64_epi32(_mm512_maskz_loadu_epi64(static_cast<__mmask8>(out >> 8), ip + 8));
       // The position of each maximum relative to its window's corner: 0, 1, W or W + 1.
       const __m512i rel =
           _mm512_sub_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
                            _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(row0 + 2 * ow)), twice_lane));
       const __mmask16 store_lo = low_bits(2 * n), store_hi = low_bits(2 * n - 16 > 0 ? 2 * n - 16 : 0);
       auto write_row = [&](float* dst, __m512i even_at, __m512i odd_at) {
-        const __m512 even = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, even_at), g);
-        const __m512 odd = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(rel, odd_at), g);
+        const __mmask16 at_even = _mm512_cmpeq_epi32_mask(rel, even_at), at_odd = _mm512_cmpeq_epi32_mask(rel, odd_at);
+        hits += _mm_popcnt_u32(static_cast<unsigned>(at_even & out)) + _mm_popcnt_u32(static_cast<unsigned>(at_odd & out));
+        const __m512 even = _mm512_maskz_mov_ps(at_even, g);
+        const __m512 odd = _mm512_maskz_mov_ps(at_odd, g);
         _mm512_mask_storeu_ps(dst, store_lo, _mm512_permutex2var_ps(even, first_half, odd));
         _mm512_mask_storeu_ps(dst + 16, store_hi, _mm512_permutex2var_ps(even, second_half, odd));
       };
@@ -300,6 +307,7 @@ void max_scatter_plane(const float* gy, const std::int64_t* idx, float* gx, cons
       if constexpr (KH == 2) write_row(gx + row0 + W + 2 * ow, row_step, row_step1);
     }
   }
+  return hits;
 }
 
 // Copies n int64 to dst with non-temporal stores (plain stores for the unaligned head and tail).
@@ -509,10 +517,12 @@ void zero_uncovered(T* gx, const PoolWindows& w) {
 }
 
 // Tiling windows: each input element is written exactly once (its window's gradient where it is
-// the maximum, else 0), so no separate zero-fill pass.
+// the maximum, else 0), so no separate zero-fill pass. Returns how many indices fell inside their
+// windows, as the AVX-512 version.
 template <class T, int KW>
-void max_scatter_plane_tiled(const T* gy, const std::int64_t* idx, T* gx, const PoolWindows& w) {
+std::int64_t max_scatter_plane_tiled(const T* gy, const std::int64_t* idx, T* gx, const PoolWindows& w) {
   const std::int64_t W = w.in_w, kernel_h = w.kernel_h, out_w = w.out_w, covered_h = w.out_h * kernel_h;
+  std::int64_t hits = 0;
   for (std::int64_t ih = 0; ih < covered_h; ++ih) {
     const std::int64_t oh = ih / kernel_h;
     const T* g = gy + oh * out_w;
@@ -520,12 +530,17 @@ void max_scatter_plane_tiled(const T* gy, const std::int64_t* idx, T* gx, const 
     T* out = gx + ih * W;
     const std::int64_t row = ih * W;
     for (std::int64_t ow = 0; ow < out_w; ++ow)
-      for (int kw = 0; kw < KW; ++kw) out[ow * KW + kw] = ir[ow] == row + ow * KW + kw ? g[ow] : T(0);
+      for (int kw = 0; kw < KW; ++kw) {
+        const bool at = ir[ow] == row + ow * KW + kw;
+        hits += at;
+        out[ow * KW + kw] = at ? g[ow] : T(0);
+      }
   }
+  return hits;
 }
 
 template <class T>
-using ScatterPlaneFn = void (*)(const T*, const std::int64_t*, T*, const PoolWindows&);
+using ScatterPlaneFn = std::int64_t (*)(const T*, const std::int64_t*, T*, const PoolWindows&);
 
 template <class T>
 ScatterPlaneFn<T> tiled_scatter_plane(const PoolWindows& w) {
@@ -542,6 +557,38 @@ ScatterPlaneFn<T> tiled_scatter_plane(const PoolWindows& w) {
   return nullptr;
 }
 
+// An index that is neither -1 (a window in the padding: skipped) nor inside its plane, found by
+// the scatter and gather below as they go (one compare per index) and raised after the loop.
+struct BadIndex {
+  std::atomic<bool> found{false};
+  std::atomic<std::int64_t> value{0};
+  void note(std::int64_t v) {
+    value.store(v, std::memory_order_relaxed);
+    found.store(true, std::memory_order_relaxed);
+  }
+  void raise_if_found(const char* op, std::int64_t in_plane) const {
+    XGRAD_CHECK(!found.load(), "{}: index {} is out of range for an input plane of {} elements (expected -1 or [0, {}))",
+                op, value.load(), in_plane, in_plane);
+  }
+};
+
+// Adds each g[j] at ip[j] into a zeroed plane; true when every index was -1 or in the plane.
+template <class T>
+bool scatter_plane_generic(const T* g, const std::int64_t* ip, T* o, std::int64_t in_plane, std::int64_t out_plane,
+                           BadIndex& bad) {
+  std::fill(o, o + in_plane, T(0));
+  bool ok = true;
+  for (std::int64_t j = 0; j < out_plane; ++j) {
+    if (static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane))
+      o[ip[j]] += g[j];
+    else if (ip[j] != -1) [[unlikely]] {
+      bad.note(ip[j]);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 template <class T>
 void max_pool_scatter_typed(const Tensor& gy, const Tensor& indices, const PoolWindows& w, Tensor& gx) {
   const T* gs = gy.data<T>();
@@ -549,21 +596,22 @@ void max_pool_scatter_typed(const Tensor& gy, const Tensor& indices, const PoolW
   T* out = gx.mutable_data<T>();
   const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
   const ScatterPlaneFn<T> tiled = tiled_scatter_plane<T>(w);
+  BadIndex bad;
   for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t p = begin; p < end; ++p) {
       const T* g = gs + p * out_plane;
       const std::int64_t* ip = is + p * out_plane;
       T* o = out + p * in_plane;
-      if (tiled) {
-        tiled(g, ip, o, w);
+      // The tiled kernels write only indices inside their own windows (always so for the forward's
+      // indices); other indices send the plane to the generic scatter, which adds at any index.
+      if (tiled && tiled(g, ip, o, w) == out_plane) {
         zero_uncovered(o, w);
         continue;
       }
-      std::fill(o, o + in_plane, T(0));
-      for (std::int64_t j = 0; j < out_plane; ++j)
-        if (static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane)) o[ip[j]] += g[j];
+      scatter_plane_generic(g, ip, o, in_plane, out_plane, bad);
     }
   });
+  bad.raise_if_found("max_pool_backward", in_plane);
 }
 
 template <class T>
@@ -572,15 +620,24 @@ void max_pool_gather_typed(const Tensor& g, const Tensor& indices, const PoolWin
   const std::int64_t* is = indices.data<std::int64_t>();
   T* os = out.mutable_data<T>();
   const std::int64_t in_plane = w.in_h * w.in_w, out_plane = w.out_h * w.out_w;
+  BadIndex bad;
   for_each_plane_range(w, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t p = begin; p < end; ++p) {
       const T* gp = gs + p * in_plane;
       const std::int64_t* ip = is + p * out_plane;
       T* op = os + p * out_plane;
-      for (std::int64_t j = 0; j < out_plane; ++j)
-        op[j] = static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane) ? gp[ip[j]] : T(0);
+      bool ok = true;
+      for (std::int64_t j = 0; j < out_plane; ++j) {
+        const bool inside = static_cast<std::uint64_t>(ip[j]) < static_cast<std::uint64_t>(in_plane);
+        op[j] = inside ? gp[ip[j]] : T(0);
+        ok &= inside | (ip[j] == -1);
+      }
+      if (!ok) [[unlikely]]
+        for (std::int64_t j = 0; j < out_plane; ++j)
+          if (static_cast<std::uint64_t>(ip[j]) >= static_cast<std::uint64_t>(in_plane) && ip[j] != -1) bad.note(ip[j]);
     }
   });
+  bad.raise_if_found("max_pool_gather", in_plane);
 }
 
 // ---- average pooling

@@ -10,6 +10,7 @@
 #include <xtensor/xoperation.hpp>
 #include <xtensor/xreducer.hpp>
 
+#include "../convert.h"
 #include "../dispatch.h"
 #include "xt.h"
 
@@ -85,17 +86,21 @@ std::vector<T> fold_dims(const T* data, const Shape& shape, const Dims& dims, Fo
   return current;
 }
 
-// Folds dims of x into out (any keepdim: the element order is the same).
+// Sum or product (not max/min: those compare signed) of dims of x into out (any keepdim: the
+// element order is the same). int64 folds in uint64
+// (wrapping_t): an int64 sum or product that overflows wraps modulo 2^64, as PyTorch's.
 template <class T>
 void fold_into(const Tensor& x, const Dims& dims, Tensor& out, Fold f) {
-  auto o = flat<T>(out);
+  using W = wrapping_t<T>;
+  const W* src = x.impl()->data<W>();
+  W* dst = out.impl()->data<W>();
   if (reduces_all(x, dims)) {
     // One run over the flat buffer: a [1, numel, 1] fold.
-    fold_middle<T>(x.data<T>(), 1, static_cast<std::size_t>(x.numel()), 1, out.mutable_data<T>(), f);
+    fold_middle<W>(src, 1, static_cast<std::size_t>(x.numel()), 1, dst, f);
     return;
   }
-  const std::vector<T> r = fold_dims<T>(x.data<T>(), x.shape(), dims, f);
-  std::copy(r.begin(), r.end(), o.begin());
+  const std::vector<W> r = fold_dims<W>(src, x.shape(), dims, f);
+  std::copy(r.begin(), r.end(), dst);
 }
 
 // x's shape with the reduced dims set to 1.
@@ -292,7 +297,8 @@ std::int64_t count_equal(const Tensor& x, double value) {
   std::int64_t n = 0;
   XGRAD_DISPATCH_ALL(x.dtype(), T, {
     const T* p = x.data<T>();
-    n = std::count(p, p + x.numel(), static_cast<T>(value));
+    // An integer tensor holds no fractional or out-of-range value (and converting one is undefined).
+    if (std::is_floating_point_v<T> || is_int64_value(value)) n = std::count(p, p + x.numel(), static_cast<T>(value));
   });
   return n;
 }

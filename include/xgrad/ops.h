@@ -236,7 +236,8 @@ Tensor operator>=(const Tensor& a, double b);
 // not promote a tensor with dims of the same kind; otherwise the wider type.
 Dtype result_type(const Tensor& a, const Tensor& b);
 
-// A 0-d tensor holding `value` in `like`'s dtype (int64 tensors get float32 for a fractional value).
+// A 0-d tensor holding `value` in `like`'s dtype (int64 tensors get float32 for a fractional value, or one
+// beyond the int64 range).
 Tensor scalar_like(double value, const Tensor& like);
 
 }  // namespace xgrad
