@@ -83,7 +83,7 @@ struct Settings {
 std::atomic<std::int64_t> current_index{-1};
 std::uint64_t current_seed = 0;
 char current_key[128] = "";
-const FuzzCall* current_call = nullptr;
+char current_args[4096] = "";
 
 void write_stderr(const char* s) { (void)!::write(2, s, std::strlen(s)); }
 
@@ -94,7 +94,7 @@ void print_current_call(const char* what) {
   std::snprintf(line, sizeof line, "\n*** %s in fuzz call %lld (seed %llu): %s ", what, static_cast<long long>(i),
                 static_cast<unsigned long long>(current_seed), current_key);
   write_stderr(line);
-  if (current_call) write_stderr(current_call->args().c_str());
+  write_stderr(current_args);
   std::snprintf(line, sizeof line, "\n*** replay: XGRAD_FUZZ_SEED=%llu XGRAD_FUZZ_ONLY=%lld build/tests/xgrad_tests -tc='fuzz: every*'\n",
                 static_cast<unsigned long long>(current_seed), static_cast<long long>(i));
   write_stderr(line);
@@ -117,8 +117,15 @@ void on_sanitizer_death() { print_current_call("sanitizer error"); }
 // Installs the crash reporters for the duration of the run.
 struct CrashReporter {
   CrashReporter() {
+    // Its own stack, so a stack overflow in the library is reported too.
+    stack_.resize(1 << 16);
+    stack_t alt{};
+    alt.ss_sp = stack_.data();
+    alt.ss_size = stack_.size();
+    sigaltstack(&alt, &previous_stack_);
     struct sigaction sa {};
     sa.sa_handler = on_crash_signal;
+    sa.sa_flags = SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (std::size_t k = 0; k < std::size(kCrashSignals); ++k) sigaction(kCrashSignals[k], &sa, &previous_handlers[k]);
 #if defined(__SANITIZE_ADDRESS__)
@@ -127,11 +134,16 @@ struct CrashReporter {
   }
   ~CrashReporter() {
     for (std::size_t k = 0; k < std::size(kCrashSignals); ++k) sigaction(kCrashSignals[k], &previous_handlers[k], nullptr);
+    sigaltstack(&previous_stack_, nullptr);
 #if defined(__SANITIZE_ADDRESS__)
     __sanitizer_set_death_callback(nullptr);
 #endif
     current_index = -1;
   }
+
+ private:
+  std::vector<char> stack_;
+  stack_t previous_stack_{};
 };
 
 // Aborts the run when one call hangs or the process grows beyond the memory bound (a library
@@ -238,12 +250,15 @@ std::optional<std::string> run_call(const FuzzedFunction& f, const Settings& s, 
     no_grad.emplace();
     g.note("(no_grad)");
   }
-  current_call = &g;
+  current_args[0] = '\0';
+  FuzzCall::mirror = current_args;
+  FuzzCall::mirror_size = sizeof current_args;
   const auto start = std::chrono::steady_clock::now();
   std::optional<std::string> failure;
   try {
     TensorList outputs = f.run(g);
     result = "returned";
+    no_grad.reset();  // backward records (sum) and runs with grad mode on
     for (const Tensor& y : outputs) {
       if (!y.defined() || !is_floating(y.dtype()) || !y.requires_grad()) continue;
       result += " " + describe_tensor(y);
@@ -262,7 +277,7 @@ std::optional<std::string> run_call(const FuzzedFunction& f, const Settings& s, 
     failure = "threw an exception that is not a std::exception";
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  current_call = nullptr;
+  FuzzCall::mirror = nullptr;
   args = g.args();
   if (!failure && !g.broken_expectations().empty()) failure = "wrong result: " + g.broken_expectations().front();
   if (!failure && seconds > s.slow_seconds) failure = fmt::format("took {:.1f} s", seconds);
@@ -367,7 +382,11 @@ TEST_CASE("fuzz: every public op and every registry op, random and extreme argum
     if (s.verbose || s.only >= 0)
       fmt::print(stderr, "fuzz call {} (seed {}): {} {}\n    -> {}{}\n", i, s.seed, f.key, args, one_line(result),
                  failure ? "\n    FAILURE: " + *failure : "");
-    if (failure) failures.push_back({i, f.key, args, *failure});
+    if (failure) {
+      // Printed at once too: a later crash ends the run before the summary.
+      if (!s.verbose && s.only < 0) fmt::print(stderr, "fuzz failure: call {} (seed {}): {} {}\n    -> {}\n", i, s.seed, f.key, args, *failure);
+      failures.push_back({i, f.key, args, *failure});
+    }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   MESSAGE(fmt::format("fuzz: {} calls (seed {}, {} functions) in {:.1f} s, {} failures", last - first, s.seed,

@@ -83,6 +83,11 @@ class FuzzCall {
 
   std::mt19937_64& rng() { return rng_; }
 
+  // Where the description is mirrored as it grows (the crash reporter's static buffer, which a
+  // heap-corrupting call is less likely to clobber than the string's own heap storage).
+  static inline char* mirror = nullptr;
+  static inline std::size_t mirror_size = 0;
+
  private:
   Tensor make_tensor(const Shape& shape, Dtype dtype, bool requires_grad, std::string& special);
   Shape small_shape(int min_rank, int max_rank);

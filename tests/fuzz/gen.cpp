@@ -1,6 +1,8 @@
 // The fuzz argument generator. Plausible values most of the time (so calls reach the kernels),
 // extreme ones often enough that every parameter meets them.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "fuzz.h"
@@ -79,16 +81,16 @@ double FuzzCall::normal() {  // Box-Muller: the same numbers with any standard l
 
 bool FuzzCall::chance(double prob) { return uniform_real(0.0, 1.0) < prob; }
 
-void FuzzCall::describe(const char* name, const std::string& value) {
-  if (!args_.empty()) args_ += ' ';
-  args_ += name;
-  args_ += '=';
-  args_ += value;
-}
+void FuzzCall::describe(const char* name, const std::string& value) { note(std::string(name) + '=' + value); }
 
 void FuzzCall::note(const std::string& text) {
   if (!args_.empty()) args_ += ' ';
   args_ += text;
+  if (mirror && mirror_size > 0) {
+    const std::size_t n = std::min(args_.size(), mirror_size - 1);
+    std::memcpy(mirror, args_.data(), n);
+    mirror[n] = '\0';
+  }
 }
 
 void FuzzCall::expect(bool ok, const std::string& what) {

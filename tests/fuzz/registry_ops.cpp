@@ -12,8 +12,20 @@ namespace xgrad::fuzz {
 
 namespace {
 
-// Registry ops whose sample calls a public function of another name: the error may name either.
-const std::map<std::string, std::string> kCalledAs = {{"pow_scalar", "pow_scalar|pow"}, {"to", "to|to_dtype"}};
+// The names an op's errors may carry: its own; for a sample calling a public function of another
+// name, that function's; for an internal op (a VJP: "<op>_backward", "<op>_weight_grad"), the
+// forward op the user called.
+std::string accepted_names(const std::string& name) {
+  static const std::map<std::string, std::string> called_as = {{"pow_scalar", "pow"}, {"to", "to_dtype"}};
+  std::string names = name;
+  if (auto it = called_as.find(name); it != called_as.end()) names += "|" + it->second;
+  for (const std::string suffix : {"_soft_backward", "_backward", "_weight_grad"})
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      names += "|" + name.substr(0, name.size() - suffix.size());
+      break;
+    }
+  return names;
+}
 
 // A tensor with t's values in dtype d, converted here with defined rules (NaN -> 0, out-of-range
 // -> the nearest bound) so that only the op under test can convert undefinedly.
@@ -131,8 +143,7 @@ TensorList mutate(FuzzCall& g, TensorList in) {
 std::vector<FuzzedFunction> registry_functions() {
   std::vector<FuzzedFunction> out;
   for (const OpInfo& op : registered_ops()) {
-    const auto alias = kCalledAs.find(op.name);
-    out.push_back({"registry:" + op.name, alias == kCalledAs.end() ? op.name : alias->second, [&op](FuzzCall& g) -> TensorList {
+    out.push_back({"registry:" + op.name, accepted_names(op.name), [&op](FuzzCall& g) -> TensorList {
                      const Dtype d = g.chance(0.5) ? float32 : float64;
                      manual_seed(g.bits());  // the samples' values come from xgrad's generator
                      std::vector<OpSample> samples;

@@ -479,7 +479,7 @@ std::vector<FuzzedFunction> tensor_table() {
     }
     return {};
   });
-  def("Tensor::register_hook", "register_hook|backward", [](FuzzCall& g) -> TensorList {
+  def("Tensor::register_hook", "register_hook|backward|hook", [](FuzzCall& g) -> TensorList {
     auto gr = graph(g);
     if (!gr) return {};
     auto replacement = g.chance(0.4) ? Tensor() : g.tensor_like("hook returns", gr->x);
