@@ -181,12 +181,13 @@ class Watchdog {
       if (current_index.load() >= 0 && (running > hang_ || rss > max_rss_)) {
         char line[512];
         std::snprintf(line, sizeof line,
-                      "\n*** watchdog: fuzz call %lld (seed %llu) of %s %s (%.1f s, %lld MB resident); replay it "
-                      "with XGRAD_FUZZ_ONLY=%lld for its arguments\n",
+                      "\n*** watchdog: fuzz call %lld (seed %llu) %s (%.1f s, %lld MB resident): %s ",
                       static_cast<long long>(current_index.load()), static_cast<unsigned long long>(current_seed),
-                      current_key, running > hang_ ? "hangs" : "exceeds the memory bound", running,
-                      static_cast<long long>(rss >> 20), static_cast<long long>(current_index.load()));
+                      running > hang_ ? "hangs" : "exceeds the memory bound", running,
+                      static_cast<long long>(rss >> 20), current_key);
         write_stderr(line);
+        write_stderr(current_args);  // the test thread is stuck in the call: the arguments are complete
+        write_stderr("\n");
         std::_Exit(3);
       }
     }

@@ -102,10 +102,10 @@ class FuzzCall {
 std::string describe_tensor(const Tensor& t);
 std::string describe_shape(const Shape& s);
 
-// One fuzzed function of the public API: `key` is the name checked against the headers
-// ("add", "operator+", "Tensor::reshape"); `op` is the name its errors must contain ("add" for
-// operator+, "reshape" for Tensor::reshape). `run` draws the arguments, calls the function and
-// returns the tensors to run backward through (those requiring grad).
+// One fuzzed function: `key` is the name checked against the headers ("add", "operator+",
+// "Tensor::reshape") or "registry:<op>"; `op` is the name its errors must contain as a word ("add"
+// for operator+, "reshape" for Tensor::reshape; "a|b" accepts either). `run` draws the arguments,
+// calls the function and returns the tensors to run backward through (those requiring grad).
 struct FuzzedFunction {
   std::string key;
   std::string op;

@@ -37,10 +37,20 @@ const std::vector<Shape> kModerateShapes = {{1000, 999}, {999999}, {100, 100, 10
 
 const std::vector<std::int64_t> kSmallDims = {0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 5, 5, 7};
 
-std::int64_t product(const Shape& s) {
+// Tensors the generator makes itself stay below this many elements.
+constexpr std::int64_t kMaxGenerated = 100'000;
+
+std::int64_t product(const Shape& s) {  // of shapes small_enough accepts
   std::int64_t n = 1;
   for (auto d : s) n *= d;
   return n;
+}
+
+bool small_enough(const Shape& s) {
+  std::int64_t n = 1;
+  for (auto d : s)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxGenerated) return false;
+  return true;
 }
 
 std::string fmt_real(double v) { return fmt::format("{}", v); }
@@ -140,7 +150,9 @@ Tensor FuzzCall::tensor(const char* name, const Shape& shape, std::optional<Dtyp
     describe(name, "undefined");
     return Tensor();
   }
-  const Shape s = chance(0.08) ? small_shape(0, 4) : shape;  // the wrong shape, sometimes
+  // The wrong shape, sometimes; and never a huge one (a shape argument may be; it is not the
+  // generator's job to allocate it).
+  const Shape s = chance(0.08) || !small_enough(shape) ? small_shape(0, 4) : shape;
   const Dtype d = dtype && chance(0.9) ? *dtype : pick(std::vector<Dtype>{float32, float32, float64, float64, int64});
   std::string special;
   Tensor t = make_tensor(s, d, is_floating(d) && chance(0.4), special);
@@ -173,7 +185,7 @@ Tensor FuzzCall::index(const char* name, const Shape& shape, std::int64_t bound)
     describe(name, "undefined");
     return Tensor();
   }
-  const Shape s = chance(0.08) ? small_shape(0, 4) : shape;
+  const Shape s = chance(0.08) || !small_enough(shape) ? small_shape(0, 4) : shape;
   std::vector<std::int64_t> v(static_cast<std::size_t>(product(s)));
   const bool wild = chance(0.2);
   for (auto& x : v)

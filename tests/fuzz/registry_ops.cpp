@@ -16,7 +16,8 @@ namespace {
 // name, that function's; for an internal op (a VJP: "<op>_backward", "<op>_weight_grad"), the
 // forward op the user called.
 std::string accepted_names(const std::string& name) {
-  static const std::map<std::string, std::string> called_as = {{"pow_scalar", "pow"}, {"to", "to_dtype"}};
+  static const std::map<std::string, std::string> called_as = {
+      {"pow_scalar", "pow"}, {"to", "to_dtype"}, {"permute", "transpose"}, {"matmul_transposed", "linear"}};
   std::string names = name;
   if (auto it = called_as.find(name); it != called_as.end()) names += "|" + it->second;
   for (const std::string suffix : {"_soft_backward", "_backward", "_weight_grad"})
