@@ -41,6 +41,9 @@
 // A failed huge allocation returns null (the library then throws std::bad_alloc, as in a Release
 // build) instead of ASan ending the process; the fuzz test then reports it as a non-xgrad exception.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+// GCC links UBSan as its own runtime, whose fatal errors do not run ASan's death callback: they
+// abort instead, so the crash handler below names the call.
+extern "C" const char* __ubsan_default_options() { return "abort_on_error=1"; }
 #endif
 
 using namespace xgrad;

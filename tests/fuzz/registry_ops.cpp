@@ -146,6 +146,7 @@ std::vector<FuzzedFunction> registry_functions() {
   for (const OpInfo& op : registered_ops()) {
     out.push_back({"registry:" + op.name, accepted_names(op.name), [&op](FuzzCall& g) -> TensorList {
                      const Dtype d = g.chance(0.5) ? float32 : float64;
+                     g.note(fmt::format("samples({})", dtype_name(d)));  // named even if making them fails
                      manual_seed(g.bits());  // the samples' values come from xgrad's generator
                      std::vector<OpSample> samples;
                      {
@@ -154,7 +155,7 @@ std::vector<FuzzedFunction> registry_functions() {
                      }
                      if (samples.empty()) return {};
                      const OpSample& s = g.pick(samples);
-                     g.note(fmt::format("sample=\"{}\" ({})", s.description, dtype_name(d)));
+                     g.note(fmt::format("sample=\"{}\"", s.description));
                      TensorList inputs = mutate(g, s.inputs);
                      std::string shapes;
                      for (const auto& t : inputs) shapes += (shapes.empty() ? "" : ", ") + describe_tensor(t);
