@@ -43,7 +43,7 @@
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
 // GCC links UBSan as its own runtime, whose fatal errors do not run ASan's death callback: they
 // abort instead, so the crash handler below names the call.
-extern "C" const char* __ubsan_default_options() { return "abort_on_error=1"; }
+extern "C" const char* __ubsan_default_options() { return "abort_on_error=1:halt_on_error=1:print_stacktrace=1"; }
 #endif
 
 using namespace xgrad;
@@ -87,6 +87,7 @@ std::atomic<std::int64_t> current_index{-1};
 std::uint64_t current_seed = 0;
 char current_key[128] = "";
 char current_args[4096] = "";
+char test_binary[1024] = "xgrad_tests";
 
 void write_stderr(const char* s) { (void)!::write(2, s, std::strlen(s)); }
 
@@ -98,8 +99,8 @@ void print_current_call(const char* what) {
                 static_cast<unsigned long long>(current_seed), current_key);
   write_stderr(line);
   write_stderr(current_args);
-  std::snprintf(line, sizeof line, "\n*** replay: XGRAD_FUZZ_SEED=%llu XGRAD_FUZZ_ONLY=%lld build/tests/xgrad_tests -tc='fuzz: every*'\n",
-                static_cast<unsigned long long>(current_seed), static_cast<long long>(i));
+  std::snprintf(line, sizeof line, "\n*** replay: XGRAD_FUZZ_SEED=%llu XGRAD_FUZZ_ONLY=%lld %s -tc='fuzz: every*'\n",
+                static_cast<unsigned long long>(current_seed), static_cast<long long>(i), test_binary);
   write_stderr(line);
 }
 
@@ -120,6 +121,7 @@ void on_sanitizer_death() { print_current_call("sanitizer error"); }
 // Installs the crash reporters for the duration of the run.
 struct CrashReporter {
   CrashReporter() {
+    if (const auto n = readlink("/proc/self/exe", test_binary, sizeof test_binary - 1); n > 0) test_binary[n] = '\0';
     // Its own stack, so a stack overflow in the library is reported too.
     stack_.resize(1 << 16);
     stack_t alt{};
@@ -328,7 +330,6 @@ TEST_CASE("fuzz: the tables cover every public function and every registry op") 
   std::set<std::string> declared;
   for (const char* header : {"ops.h", "tensor.h", "autograd.h"}) {
     const auto names = declared_functions(std::string(XGRAD_SOURCE_DIR) + "/include/xgrad/" + header);
-    MESSAGE(std::string(header), ": ", names.size(), " functions");
     CHECK_MESSAGE(names.size() >= 2, std::string(header), ": the declaration parser found only ", names.size(), " functions");
     for (const auto& n : names) {
       CHECK_MESSAGE(fuzzed.count(n), std::string(header), " declares ", n, " but tests/fuzz/ has no entry for it");
