@@ -104,27 +104,28 @@ struct Seed {
   Tensor grad;
 };
 
-std::vector<Seed> make_seeds(const TensorList& roots, const TensorList& root_grads) {
+// op: "backward" or "grad", the function the user called.
+std::vector<Seed> make_seeds(const char* op, const TensorList& roots, const TensorList& root_grads) {
   XGRAD_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
-              "backward: {} gradients given for {} outputs", root_grads.size(), roots.size());
+              "{}: {} gradients given for {} outputs", op, root_grads.size(), roots.size());
   std::vector<Seed> seeds;
   seeds.reserve(roots.size());
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
-    XGRAD_CHECK(root.defined(), "backward: output {} is undefined", i);
+    XGRAD_CHECK(root.defined(), "{}: output {} is undefined", op, i);
     XGRAD_CHECK(root.requires_grad(),
-                "backward: output {} does not require grad and has no grad_fn (was it computed under "
+                "{}: output {} does not require grad and has no grad_fn (was it computed under "
                 "NoGradGuard, or from tensors without requires_grad?)",
-                i);
+                op, i);
     Tensor g = i < root_grads.size() ? root_grads[i] : Tensor();
     if (!g.defined()) {
       XGRAD_CHECK(root.numel() == 1,
-                  "backward: a gradient can be created implicitly only for scalar outputs; output {} has "
+                  "{}: a gradient can be created implicitly only for scalar outputs; output {} has "
                   "shape {}, so pass a gradient of that shape",
-                  i, to_string(root.shape()));
+                  op, i, to_string(root.shape()));
       g = ones_like(root);
     } else {
-      XGRAD_CHECK(g.shape() == root.shape(), "backward: gradient of shape {} given for output {} of shape {}",
+      XGRAD_CHECK(g.shape() == root.shape(), "{}: gradient of shape {} given for output {} of shape {}", op,
                   to_string(g.shape()), i, to_string(root.shape()));
       if (g.dtype() != root.dtype()) g = g.to(root.dtype());
     }
@@ -213,7 +214,7 @@ struct NewestFirst {
 // returned instead of being accumulated into leaves' .grad.
 void run_backward(const TensorList& roots, const TensorList& root_grads, bool keep_graph, bool create_graph,
                   const std::unordered_map<Node*, std::vector<std::size_t>>* capture, TensorList* captured) {
-  std::vector<Seed> seeds = make_seeds(roots, root_grads);
+  std::vector<Seed> seeds = make_seeds(capture ? "grad" : "backward", roots, root_grads);
   GraphTask task;
   discover(task, seeds);
   if (capture) mark_needed(task, *capture);

@@ -118,10 +118,11 @@ TensorImpl& checked(const Tensor& t, const char* what) {
 }  // namespace
 
 const Shape& Tensor::shape() const { return checked(*this, "shape").shape(); }
-std::int64_t Tensor::dim() const { return static_cast<std::int64_t>(shape().size()); }
+std::int64_t Tensor::dim() const { return static_cast<std::int64_t>(checked(*this, "dim").shape().size()); }
 std::int64_t Tensor::numel() const { return checked(*this, "numel").numel(); }
 Dtype Tensor::dtype() const { return checked(*this, "dtype").dtype(); }
 std::int64_t Tensor::size(std::int64_t d) const {
+  checked(*this, "size");
   XGRAD_CHECK(dim() > 0, "size: a 0-d tensor has no dim {}", d);
   return shape()[static_cast<std::size_t>(wrap_dim(d, dim(), "size"))];
 }
@@ -155,17 +156,24 @@ T Tensor::at(std::initializer_list<std::int64_t> index) const {
   return v;
 }
 
+namespace {
+template <class T>
+T* typed_data(const Tensor& t, const char* what) {
+  checked(t, what);
+  XGRAD_CHECK(t.dtype() == dtype_of_v<T>, "{}: the tensor holds {} but {} was requested", what,
+              dtype_name(t.dtype()), dtype_name(dtype_of_v<T>));
+  return t.impl()->data<T>();
+}
+}  // namespace
+
 template <class T>
 const T* Tensor::data() const {
-  checked(*this, "data");
-  XGRAD_CHECK(dtype() == dtype_of_v<T>, "data: the tensor holds {} but {} was requested", dtype_name(dtype()),
-              dtype_name(dtype_of_v<T>));
-  return impl()->data<T>();
+  return typed_data<T>(*this, "data");
 }
 
 template <class T>
 T* Tensor::mutable_data() {
-  T* p = const_cast<T*>(static_cast<const Tensor*>(this)->data<T>());
+  T* p = typed_data<T>(*this, "mutable_data");
   if (const auto& s = impl()->storage()) s->bump_version();
   return p;
 }
@@ -243,7 +251,7 @@ bool Tensor::retains_grad() const {
   return impl.grad_fn && impl.grad_fn->retains_grad();
 }
 
-Tensor Tensor::detach() const { return alias_with_shape(*this, shape()); }
+Tensor Tensor::detach() const { return alias_with_shape(*this, checked(*this, "detach").shape()); }
 
 std::shared_ptr<Node> Tensor::grad_fn() const { return checked(*this, "grad_fn").grad_fn; }
 
@@ -277,6 +285,18 @@ void Tensor::remove_hook(std::size_t handle) {
 
 namespace {
 
+// Options are checked before anything is allocated, in the words of the factory the user called.
+void check_options(const char* op, const TensorOptions& opts) {
+  XGRAD_CHECK(!opts.requires_grad || is_floating(opts.dtype),
+              "{}: requires_grad=true needs a floating dtype (float32 or float64), got {}", op,
+              dtype_name(opts.dtype));
+}
+
+Tensor make_for(const char* op, const Shape& shape, const TensorOptions& opts) {
+  check_options(op, opts);
+  return make_tensor(shape, opts.dtype, op);
+}
+
 Tensor finish(Tensor t, const TensorOptions& opts) {
   if (opts.requires_grad) t.requires_grad_(true);
   return t;
@@ -284,7 +304,7 @@ Tensor finish(Tensor t, const TensorOptions& opts) {
 
 template <class F>
 Tensor generate(const char* op, const Shape& shape, const TensorOptions& opts, F value_at) {
-  Tensor t = make_tensor(shape, opts.dtype, op);
+  Tensor t = make_for(op, shape, opts);
   const std::int64_t n = t.numel();
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
@@ -297,40 +317,41 @@ void check_float_for_random(const char* op, Dtype d) {
   XGRAD_CHECK(is_floating(d), "{}: expects a floating dtype, got {}", op, dtype_name(d));
 }
 
-}  // namespace
-
-Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_tensor(shape, opts.dtype, "empty"), opts); }
-
-Tensor zeros(const Shape& shape, TensorOptions opts) {
-  Tensor t = make_tensor(shape, opts.dtype, "zeros");
+Tensor zeros_named(const char* op, const Shape& shape, const TensorOptions& opts) {
+  Tensor t = make_for(op, shape, opts);
   if (t.numel()) std::memset(t.impl()->raw(), 0, static_cast<std::size_t>(t.numel()) * dtype_size(opts.dtype));
   return finish(std::move(t), opts);
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions opts) {
-  Tensor t = make_tensor(shape, opts.dtype, "full");
+Tensor full_named(const char* op, const Shape& shape, double value, const TensorOptions& opts) {
+  Tensor t = make_for(op, shape, opts);
   XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), convert<T>(value)));
   return finish(std::move(t), opts);
 }
 
-Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_for("empty", shape, opts), opts); }
+Tensor zeros(const Shape& shape, TensorOptions opts) { return zeros_named("zeros", shape, opts); }
+Tensor full(const Shape& shape, double value, TensorOptions opts) { return full_named("full", shape, value, opts); }
+Tensor ones(const Shape& shape, TensorOptions opts) { return full_named("ones", shape, 1.0, opts); }
 Tensor zeros_like(const Tensor& t, TensorOptions opts) {
   check_defined("zeros_like", {{t, "input"}});
-  return zeros(t.shape(), opts);
+  return zeros_named("zeros_like", t.shape(), opts);
 }
 Tensor zeros_like(const Tensor& t) {
   check_defined("zeros_like", {{t, "input"}});
-  return zeros(t.shape(), {.dtype = t.dtype()});
+  return zeros_named("zeros_like", t.shape(), {.dtype = t.dtype()});
 }
 Tensor ones_like(const Tensor& t) {
   check_defined("ones_like", {{t, "input"}});
-  return full(t.shape(), 1.0, {.dtype = t.dtype()});
+  return full_named("ones_like", t.shape(), 1.0, {.dtype = t.dtype()});
 }
 Tensor full_like(const Tensor& t, double value) {
   check_defined("full_like", {{t, "input"}});
-  return full(t.shape(), value, {.dtype = t.dtype()});
+  return full_named("full_like", t.shape(), value, {.dtype = t.dtype()});
 }
-Tensor scalar_tensor(double value, TensorOptions opts) { return full(Shape{}, value, opts); }
+Tensor scalar_tensor(double value, TensorOptions opts) { return full_named("scalar_tensor", Shape{}, value, opts); }
 
 Tensor arange(double end, TensorOptions opts) { return arange(0.0, end, 1.0, opts); }
 
@@ -387,7 +408,7 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOp
   XGRAD_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
   // Exact integers in [low, high) (no rounding through double; high - low may exceed INT64_MAX).
   const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
-  Tensor t = make_tensor(shape, opts.dtype, "randint");
+  Tensor t = make_for("randint", shape, opts);
   const std::int64_t n = t.numel();
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
@@ -412,7 +433,7 @@ Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, Tenso
   const std::int64_t numel = checked_numel(shape, "tensor");
   XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel, "tensor: {} values cannot fill shape {} ({} elements)",
               values.size(), to_string(shape), numel);
-  Tensor t = make_tensor(shape, opts.dtype, "tensor");
+  Tensor t = make_for("tensor", shape, opts);
   XGRAD_DISPATCH_ALL(opts.dtype, T,
                      std::transform(values.begin(), values.end(), t.impl()->data<T>(),
                                     [](std::int64_t v) { return static_cast<T>(v); }));
@@ -456,6 +477,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<std::initializer_list<
 
 template <class T>
 Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts) {
+  check_options("from_buffer", opts);
   Tensor t = make_tensor(shape, dtype_of_v<T>, "from_buffer");
   if (t.numel()) std::memcpy(t.impl()->raw(), values, static_cast<std::size_t>(t.numel()) * sizeof(T));
   if (opts.dtype != dtype_of_v<T>) t = t.to(opts.dtype);

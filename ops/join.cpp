@@ -251,6 +251,12 @@ void register_join_ops(std::vector<OpInfo>& r) {
                       [](const TensorList& in) { return stack(in, 0); }},
                  };
                }});
+  // One piece of a split; a sample's call can be given any input, which may split into fewer.
+  auto piece = [](const char* op, const TensorList& pieces, std::size_t i) {
+    XGRAD_CHECK(i < pieces.size(), "{}: this sample takes piece {}, but its input splits into {} pieces", op, i,
+                pieces.size());
+    return pieces[i];
+  };
   // The sample output joins the pieces in another order, so every piece's VJP is exercised.
   auto rejoin = [](const TensorList& ps, std::int64_t dim) {
     TensorList rev(ps.rbegin(), ps.rend());
@@ -260,30 +266,30 @@ void register_join_ops(std::vector<OpInfo>& r) {
                .arity = 1,
                .differentiable = {true},
                .formula = "dx = cat(dy_pieces, dim)",
-               .samples = [rejoin](Dtype d) {
+               .samples = [rejoin, piece](Dtype d) {
                  return std::vector<OpSample>{
                      {"[5,2] size 2 dim 0 -> 2,2,1", {samples::input({5, 2}, d)},
                       [rejoin](const TensorList& in) { return rejoin(split(in[0], 2, 0), 0); }},
                      {"[2,6] sizes (1,0,3,2) dim -1", {samples::input({2, 6}, d)},
                       [rejoin](const TensorList& in) { return rejoin(split(in[0], {1, 0, 3, 2}, -1), -1); }},
                      {"[3,2] size 4 dim 0 (one piece)", {samples::input({3, 2}, d)},
-                      [](const TensorList& in) { return split(in[0], 4, 0)[0]; }},
+                      [piece](const TensorList& in) { return piece("split", split(in[0], 4, 0), 0); }},
                      {"[2,5] size 2 dim 1, second piece only", {samples::input({2, 5}, d)},
-                      [](const TensorList& in) { return split(in[0], 2, 1)[1]; }},
+                      [piece](const TensorList& in) { return piece("split", split(in[0], 2, 1), 1); }},
                  };
                }});
   r.push_back({.name = "chunk",
                .arity = 1,
                .differentiable = {true},
                .formula = "dx = cat(dy_chunks, dim)",
-               .samples = [rejoin](Dtype d) {
+               .samples = [rejoin, piece](Dtype d) {
                  return std::vector<OpSample>{
                      {"[5,2] 3 chunks dim 0 -> 2,2,1", {samples::input({5, 2}, d)},
                       [rejoin](const TensorList& in) { return rejoin(chunk(in[0], 3, 0), 0); }},
                      {"[2,6] 4 chunks dim -1 -> 2,2,2", {samples::input({2, 6}, d)},
                       [rejoin](const TensorList& in) { return rejoin(chunk(in[0], 4, -1), -1); }},
                      {"[1,3] 2 chunks dim 0 -> one", {samples::input({1, 3}, d)},
-                      [](const TensorList& in) { return chunk(in[0], 2, 0)[0]; }},
+                      [piece](const TensorList& in) { return piece("chunk", chunk(in[0], 2, 0), 0); }},
                  };
                }});
   r.push_back({.name = "pad",

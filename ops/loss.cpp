@@ -368,7 +368,7 @@ void register_loss_ops(std::vector<OpInfo>& r) {
                      for (std::int64_t p : {1, 2})
                        out.push_back({fmt::format("[3,4] class weights p={}", p),
                                       {margin_scores(3, 4, y, 1.0, dt), targets(y)}, [=](const TensorList& in) {
-                                        return multi_margin_loss(in[0], in[1], p, 1.0, to_dtype(w, in[0].dtype()));
+                                        return multi_margin_loss(in[0], in[1], p, 1.0, w);
                                       }});
                    }
                    return out;

@@ -4,7 +4,7 @@
 # next call. Prints every crash and the test's own failure report at the end.
 #
 #   scripts/fuzz-campaign.sh BINARY [CALLS] [SEED] [FIRST]
-#   e.g. scripts/fuzz-campaign.sh build-fuzz-san/tests/xgrad_tests 20000
+#   e.g. scripts/fuzz-campaign.sh build-sanitize/tests/xgrad_tests 20000
 # Logs go to $FUZZ_LOG_DIR (default /tmp/xgrad-fuzz-<seed>).
 set -uo pipefail
 

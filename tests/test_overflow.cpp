@@ -43,7 +43,7 @@ TEST_CASE("overflow: factories with sizes whose bytes or element counts overflow
   expect_error([] { zeros({std::int64_t{1} << 61}, {.dtype = float64}); }, {"zeros", str(std::int64_t{1} << 61), "cannot allocate 16 EiB"});
   expect_error([] { empty({kMax}); }, {"empty", str(kMax), "cannot allocate"});
   expect_error([] { zeros({std::int64_t{1} << 32, std::int64_t{1} << 32}); }, {"zeros", "[4294967296, 4294967296]", "too many elements"});
-  expect_error([] { ones({std::int64_t{1} << 40}); }, {"full", str(std::int64_t{1} << 40), "cannot allocate 4 TiB"});
+  expect_error([] { ones({std::int64_t{1} << 40}); }, {"ones", str(std::int64_t{1} << 40), "cannot allocate 4 TiB"});
   expect_error([] { linspace(0, 1, std::int64_t{1} << 62); }, {"linspace", str(std::int64_t{1} << 62)});
   expect_error([] { eye(std::int64_t{1} << 40, std::int64_t{1} << 40); }, {"eye", str(std::int64_t{1} << 40), "too many elements"});
   expect_error([] { eye(kMax); }, {"eye", str(kMax)});
@@ -164,6 +164,15 @@ TEST_CASE("overflow: pooling with extreme kernel, stride, padding or dilation ra
   CHECK(avg_pool1d(x, 2, kMax).item<float>() == 0.5f);
   expect_error([&] { adaptive_avg_pool1d(x, std::int64_t{1} << 62); }, {"adaptive_avg_pool1d", str(std::int64_t{1} << 62)});
   expect_error([&] { adaptive_avg_pool1d(x, kMax); }, {"adaptive_avg_pool1d", str(kMax)});
+  // Kernel 1 makes any dilation legal: rows 0 and 2 of a 4-row plane, with their flat indices.
+  // The tap loop stepped past INT64_MAX and wrapped to negative rows (found by the fuzz test).
+  for (const Dtype d : {Dtype::float32, Dtype::float64}) {
+    const Tensor plane = arange(28.0, {.dtype = d}).reshape({1, 1, 4, 7});
+    const auto [y, indices] = max_pool2d_with_indices(plane, Int2(1, 1), Int2(2, 1), Int2(0, 0), Int2(kMax, 1));
+    const Tensor expected = cat({slice(plane, 2, 0, 1), slice(plane, 2, 2, 3)}, 2);
+    CHECK(y.to_vector<double>() == expected.to_vector<double>());
+    CHECK(indices.to_vector<std::int64_t>() == expected.to_vector<std::int64_t>());
+  }
 }
 
 TEST_CASE("overflow: chunk, split, slice, narrow, pad, cat, stack with extreme values") {

@@ -50,16 +50,21 @@ bool tiles_plane(const PoolWindows& w) {
 }
 
 // The covered taps of a dilated window along one dim, as PyTorch's CPU kernel clips them:
-// [first, end) stepping by `dilation`, where first is the first tap at or after 0.
+// [first, end) stepping by `step`, where first is the first tap at or after 0. `step` is the
+// dilation capped at the dim's size (a step that long already leaves the dim), so `tap += step`
+// cannot overflow however large the dilation. Computed in 128 bits for the same reason.
 struct Taps {
-  std::int64_t first, end;
+  std::int64_t first, end, step;
 };
 Taps max_taps(std::int64_t o, std::int64_t stride, std::int64_t pad, std::int64_t kernel, std::int64_t dilation,
               std::int64_t size) {
-  std::int64_t first = o * stride - pad;
-  const std::int64_t end = std::min(first + (kernel - 1) * dilation + 1, size);
+  using i128 = __int128;
+  i128 first = i128{o} * stride - pad;
+  const i128 end = std::min<i128>(first + i128{kernel - 1} * dilation + 1, size);
   if (first < 0) first += (-first + dilation - 1) / dilation * dilation;  // the first tap at or after 0
-  return {first, end};
+  const std::int64_t step = std::max<std::int64_t>(1, std::min(dilation, size));
+  if (first >= end) return {0, 0, step};
+  return {static_cast<std::int64_t>(first), static_cast<std::int64_t>(end), step};
 }
 
 // ---- max pooling
@@ -173,7 +178,7 @@ void max_plane_generic(const T* x, T* y, std::int64_t* idx, const PoolWindows& w
       best[ow] = -std::numeric_limits<T>::infinity();
       best_at[ow] = rows.first < rows.end && first_col[ow] >= 0 ? rows.first * W + first_col[ow] : -1;
     }
-    for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h)
+    for (std::int64_t ih = rows.first; ih < rows.end; ih += rows.step)
       for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw)
         max_tap_row(x + ih * W, best, best_at, columns.ranges[static_cast<std::size_t>(kw - columns.span.first)],
                     w.stride_w, kw * w.dilation_w - w.pad_w, ih * W);
@@ -369,7 +374,7 @@ inline void max_plane_any(const float* x, float* y, std::int64_t* idx, const Poo
       __m512i at = _mm512_mask_add_epi32(_mm512_set1_epi32(-1), has_first, firsts,
                                          _mm512_set1_epi32(static_cast<int>(rows.first * W)));
       __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-      for (std::int64_t ih = rows.first; ih < rows.end; ih += w.dilation_h) {
+      for (std::int64_t ih = rows.first; ih < rows.end; ih += rows.step) {
         const float* row = x + ih * W;
         for (std::int64_t kw = columns.span.first; kw < columns.span.end; ++kw) {
           const OutRange r = columns.ranges[static_cast<std::size_t>(kw - columns.span.first)];

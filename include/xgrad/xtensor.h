@@ -34,6 +34,9 @@ Tensor tensor(const xt::xexpression<E>& expr,
                   .dtype = dtype_of_v<xtensor_detail::storage_type_t<std::decay_t<typename E::value_type>>>}) {
   using value_type = std::decay_t<typename E::value_type>;
   using S = xtensor_detail::storage_type_t<value_type>;
+  XGRAD_CHECK(!opts.requires_grad || is_floating(opts.dtype),
+              "tensor: requires_grad=true needs a floating dtype (float32 or float64), got {}",
+              dtype_name(opts.dtype));
   // Evaluating into a row-major xarray makes views, broadcasts and column-major data contiguous.
   const xt::xarray<value_type, xt::layout_type::row_major> values = expr.derived_cast();
   Shape shape;

@@ -310,6 +310,27 @@ std::vector<FuzzedFunction> tensor_table() {
     xgrad::empty_cache();
     return {};
   });
+  def("cached_bytes", "cached_bytes", [](FuzzCall& g) -> TensorList {
+    g.expect(xgrad::cached_bytes() <= xgrad::cache_limit(), "cached_bytes() <= cache_limit()");
+    return {};
+  });
+  def("cache_limit", "cache_limit", [](FuzzCall& g) -> TensorList {
+    g.expect(xgrad::cache_limit() > 0, "the default cache limit is positive");
+    return {};
+  });
+  // Any limit (0, tiny, huge), then an allocation under it; the caller's limit comes back after.
+  def("set_cache_limit", "set_cache_limit", [](FuzzCall& g) -> TensorList {
+    const std::size_t before = xgrad::cache_limit();
+    const auto pick = g.integer("bytes", 0, 1 << 20);
+    const std::size_t bytes = pick < 0 ? static_cast<std::size_t>(-(pick + 1)) : static_cast<std::size_t>(pick);
+    xgrad::set_cache_limit(bytes);
+    const bool within = xgrad::cached_bytes() <= bytes;
+    (void)xgrad::zeros({64, 64});
+    const bool still_within = xgrad::cached_bytes() <= bytes;
+    xgrad::set_cache_limit(before);
+    g.expect(within && still_within, "cached_bytes() stays within the limit just set");
+    return {};
+  });
   def("to_string", "to_string", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("t");
     (void)xgrad::to_string(x);
