@@ -193,6 +193,10 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad_amounts, double
   const auto ndim = static_cast<std::size_t>(x.dim());
   XGRAD_CHECK(pad_amounts.size() / 2 <= ndim, "pad: {} pairs {} given for a tensor of shape {} ({} dims)",
               pad_amounts.size() / 2, to_string(Shape(pad_amounts)), to_string(x.shape()), ndim);
+  // The VJP pads by the negated amounts: INT64_MIN has no negation in int64.
+  for (std::int64_t amount : pad_amounts)
+    XGRAD_CHECK(amount != INT64_MIN, "pad: padding {} is out of range (expected {} to {}), in {}", amount,
+                -INT64_MAX, INT64_MAX, to_string(Shape(pad_amounts)));
   Shape before(ndim, 0), out_shape = x.shape();
   for (std::size_t k = 0; k < pad_amounts.size() / 2; ++k) {
     const std::size_t d = ndim - 1 - k;  // pairs start from the last dim
