@@ -48,7 +48,7 @@ TEST_CASE("dropout: the same seed gives the same mask, another seed another") {
   CHECK(equal(dropout(ones({1000}), 0.5).to(float64), a));
 }
 
-TEST_CASE("dropout: evaluation and p = 0 are the identity; p = 1 gives zeros") {
+TEST_CASE("dropout: evaluation and p = 0 are the identity, p = 1 gives zeros") {
   Tensor x = uniform({3, 4}, -1, 1, {.dtype = float64, .requires_grad = true});
   CHECK(dropout(x, 0.5, false).is_same(x));
   CHECK(dropout(x, 0.0).is_same(x));

@@ -148,7 +148,7 @@ TEST_CASE("engine: detach cuts the graph but shares values") {
   CHECK(x.grad().item<double>() == 9.0);
 }
 
-TEST_CASE("engine: hooks can replace gradients; removed hooks stop running") {
+TEST_CASE("engine: hooks can replace gradients, removed hooks stop running") {
   auto x = scalar(2.0);
   const auto h = x.register_hook([](const Tensor& g) { return g * 10.0; });
   (x * x).backward();

@@ -446,7 +446,7 @@ TEST_CASE("hardening: messages name the op and its shapes") {
 
 // ---------------------------------------------------------------- 5. XGRAD_DISPATCH_FLOAT
 
-TEST_CASE("hardening: XGRAD_DISPATCH_FLOAT raises for int64; float-only ops name themselves first") {
+TEST_CASE("hardening: XGRAD_DISPATCH_FLOAT raises for int64, float-only ops name themselves first") {
   int ran = 0;
   auto dispatch = [&](Dtype d) { XGRAD_DISPATCH_FLOAT(d, T, ran += sizeof(T)); };
   dispatch(Dtype::float32);

@@ -20,7 +20,7 @@ std::string error_of(const auto& f) {
 bool same_buffer(const Tensor& a, const Tensor& b) { return a.data<double>() == b.data<double>(); }
 }  // namespace
 
-TEST_CASE("inplace: mutable_data bumps the version, shared by aliases; reads do not") {
+TEST_CASE("inplace: mutable_data bumps the version, shared by aliases, reads do not") {
   Tensor x = zeros({2, 3}, {.dtype = float64});
   CHECK(x.version() == 0);
   (void)x.data<double>();

@@ -124,7 +124,7 @@ TEST_CASE("batch_norm: errors name the op, the shapes and the rule") {
   CHECK(batch_norm(ones({1, 3}), zeros({3}), ones({3})).shape() == Shape{1, 3});
 }
 
-TEST_CASE("layer_norm: normalises the trailing dims; identities") {
+TEST_CASE("layer_norm: normalises the trailing dims, identities") {
   manual_seed(4);
   const Tensor x = uniform({4, 3, 5}, -2, 3, {.dtype = float64});
   const Tensor y = layer_norm(x, {5}, Tensor(), Tensor(), 0.0);
@@ -143,7 +143,7 @@ TEST_CASE("layer_norm: normalises the trailing dims; identities") {
   check_close(layer_norm(full({2, 4}, 3.0, {.dtype = float64}), {4}), std::vector<double>(8, 0.0));
 }
 
-TEST_CASE("layer_norm: the fused backward matches the op-built VJP; double backward") {
+TEST_CASE("layer_norm: the fused backward matches the op-built VJP, double backward") {
   manual_seed(5);
   auto x = uniform({3, 2, 4}, -2, 2, {.dtype = float64, .requires_grad = true});
   auto w = uniform({2, 4}, 0.5, 1.5, {.dtype = float64, .requires_grad = true});

@@ -1,0 +1,26 @@
+# doctest_discover_tests turns each test case into a CTest test through CMake lists, which split
+# at ';': a name containing one becomes a truncated CTest name whose --test-case filter matches
+# nothing, so the case silently never runs. Fails for any such name. -DTEST_BINARY=<xgrad_tests>
+cmake_minimum_required(VERSION 3.25)
+execute_process(COMMAND ${TEST_BINARY} --list-test-cases --no-version=true OUTPUT_VARIABLE listing
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${TEST_BINARY} --list-test-cases failed (${rc})")
+endif()
+string(REPLACE ";" "<SEMICOLON>" listing "${listing}")
+string(REPLACE "\n" ";" lines "${listing}")
+set(bad "")
+set(count 0)
+foreach(line IN LISTS lines)
+  math(EXPR count "${count} + 1")
+  if(line MATCHES "<SEMICOLON>")
+    string(REPLACE "<SEMICOLON>" ";" line "${line}")
+    string(APPEND bad "\n  ${line}")
+  endif()
+endforeach()
+if(count LESS 100)
+  message(FATAL_ERROR "only ${count} lines listed by ${TEST_BINARY}: is the listing format different?")
+endif()
+if(bad)
+  message(FATAL_ERROR "test case names with ';' (CTest would run nothing for them):${bad}")
+endif()
