@@ -275,7 +275,7 @@ TEST_CASE("engine: grad() inside a hook keeps the outer pass's gradients (per-pa
   auto ys = y.sum();
   auto z = y * 3.0;
   Tensor inner;
-  z.register_hook([&](const Tensor& g) {
+  z.register_hook([&](const Tensor&) {
     inner = grad({ys}, {x}, {}, {.retain_graph = true})[0];
     return Tensor();
   });
@@ -289,7 +289,7 @@ TEST_CASE("engine: backward() inside a hook, on another graph or the same leaves
   auto x = scalar(3.0);
   auto w = scalar(5.0);
   auto y = x * w;
-  y.register_hook([&](const Tensor& g) {
+  y.register_hook([&](const Tensor&) {
     EnableGradGuard record;  // a plain backward runs with grad mode off, as in PyTorch
     (w * w).backward();      // a separate graph sharing the leaf w: w.grad += 2w
     return Tensor();

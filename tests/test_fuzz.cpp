@@ -94,7 +94,7 @@ void write_stderr(const char* s) { (void)!::write(2, s, std::strlen(s)); }
 void print_current_call(const char* what) {
   const std::int64_t i = current_index.load();
   if (i < 0) return;
-  char line[512];
+  char line[1600];  // room for the binary's path (up to 1023 bytes)
   std::snprintf(line, sizeof line, "\n*** %s in fuzz call %lld (seed %llu): %s ", what, static_cast<long long>(i),
                 static_cast<unsigned long long>(current_seed), current_key);
   write_stderr(line);
@@ -251,11 +251,9 @@ std::optional<std::string> run_call(const FuzzedFunction& f, const Settings& s, 
                                     std::string& args, std::string& result) {
   FuzzCall g(s.seed, static_cast<std::uint64_t>(index));
   manual_seed(g.bits());  // xgrad's own draws (rand, dropout, samples) are reproducible per call too
-  std::optional<NoGradGuard> no_grad;
-  if (g.chance(0.1)) {
-    no_grad.emplace();
-    g.note("(no_grad)");
-  }
+  const bool no_grad = g.chance(0.1);
+  if (no_grad) g.note("(no_grad)");
+  AutoGradMode mode(no_grad ? false : is_grad_enabled());
   current_args[0] = '\0';
   FuzzCall::mirror = current_args;
   FuzzCall::mirror_size = sizeof current_args;
@@ -264,7 +262,7 @@ std::optional<std::string> run_call(const FuzzedFunction& f, const Settings& s, 
   try {
     TensorList outputs = f.run(g);
     result = "returned";
-    no_grad.reset();  // backward records (sum) and runs with grad mode on
+    set_grad_enabled(true);  // backward records (sum) and runs with grad mode on; mode restores
     for (const Tensor& y : outputs) {
       if (!y.defined() || !is_floating(y.dtype()) || !y.requires_grad()) continue;
       result += " " + describe_tensor(y);

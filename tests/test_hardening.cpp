@@ -459,3 +459,40 @@ TEST_CASE("hardening: XGRAD_DISPATCH_FLOAT raises for int64, float-only ops name
   CHECK(starts_with(error_of([&] { exp(i); }), "exp: "));
   CHECK(starts_with(error_of([&] { layer_norm(i, {4}); }), "layer_norm: "));
 }
+
+// xsimd's float64 exponentials convert round(x / ln 2) to int64: undefined for NaN, +-inf and
+// huge |x| (the sanitizer build traps it). Every exp-based op must give std::'s values there.
+TEST_CASE("hardening: exp-based ops on NaN, infinite and huge float64 values match the scalar functions") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> v = {nan, inf, -inf, 1e300, -1e300, 710.0, -746.0, 0.5, -2.0, 1e20, 3.0, -1e19,
+                                 0.0, 40.0, -40.0, 7.0, 1.0};  // 17 values: two batches and a tail
+  const Tensor x = tensor(v, {static_cast<std::int64_t>(v.size())}, {.dtype = Dtype::float64});
+  auto same = [](const std::vector<double>& got, const std::vector<double>& want, const std::string& op) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      INFO(op, " at ", i);
+      if (std::isnan(want[i])) CHECK(std::isnan(got[i]));
+      else if (std::isinf(want[i])) CHECK(got[i] == want[i]);
+      else CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12));
+    }
+  };
+  auto expected = [&](auto f) {
+    std::vector<double> out;
+    for (double e : v) out.push_back(f(e));
+    return out;
+  };
+  same(exp(x).to_vector<double>(), expected([](double e) { return std::exp(e); }), "exp");
+  same(tanh(x).to_vector<double>(), expected([](double e) { return std::tanh(e); }), "tanh");
+  same(sigmoid(x).to_vector<double>(), expected([](double e) { return 1 / (1 + std::exp(-e)); }), "sigmoid");
+  same(elu(x).to_vector<double>(), expected([](double e) { return e > 0 ? e : std::expm1(e); }), "elu");
+  same(pow(x, 2.5).to_vector<double>(), expected([](double e) { return std::pow(e, 2.5); }), "pow 2.5");
+  same(pow(x, 1e30).to_vector<double>(), expected([](double e) { return std::pow(e, 1e30); }), "pow 1e30");
+  same(pow(x, x).to_vector<double>(), expected([](double e) { return std::pow(e, e); }), "pow x^x");
+  // Reductions and the softmax family: a NaN anywhere makes the row NaN, as in PyTorch.
+  CHECK(std::isnan(logsumexp(x, {0}).item<double>()));
+  CHECK(std::isnan(softmax(x, 0).to_vector<double>()[3]));
+  const Tensor finite = tensor({-1e300, 710.0, -746.0, 0.5}, {.dtype = Dtype::float64});
+  same(softmax(finite, 0).to_vector<double>(), {0.0, 1.0, 0.0, 0.0}, "softmax");
+  same(log_softmax(finite, 0).to_vector<double>(), {-1e300, 0.0, -1456.0, -709.5}, "log_softmax");
+  CHECK(logsumexp(finite, {0}).item<double>() == doctest::Approx(710.0));
+}

@@ -489,3 +489,18 @@ TEST_CASE("shape: registry samples of the shape, index and join families pass a 
     for (const OpSample& s : op->samples(Dtype::float32)) CHECK(s.call(s.inputs).dtype() == Dtype::float32);
   }
 }
+
+TEST_CASE("shape: Shape's insert and erase, inline and spilled to the heap, with positions checked") {
+  Shape s{2, 3};
+  s.insert(0, 1);
+  s.insert(3, 4);
+  CHECK(s == Shape{1, 2, 3, 4});
+  for (std::int64_t d = 5; d <= 8; ++d) s.insert(s.size(), d);  // past the 6 inline dims
+  CHECK(s == Shape{1, 2, 3, 4, 5, 6, 7, 8});
+  s.erase(0);
+  s.erase(6);
+  CHECK(s == Shape{2, 3, 4, 5, 6, 7});
+  CHECK_THROWS_WITH_AS(s.insert(7, 1), doctest::Contains("Shape::insert: position 7"), Error);
+  CHECK_THROWS_WITH_AS(s.erase(6), doctest::Contains("Shape::erase: position 6"), Error);
+  CHECK(s.size() == 6);
+}

@@ -7,6 +7,7 @@
 
 #include "../convert.h"
 #include "../dispatch.h"
+#include "simd.h"
 #include "xt.h"
 
 namespace xgrad::kernels {
@@ -38,6 +39,15 @@ auto is_nan(const E& e) {
     return xt::isnan(e);
   else
     return std::isnan(e);
+}
+
+// A plain scalar operand (binary_into passes them) as an xtensor expression.
+template <class E>
+decltype(auto) as_xexpression(E&& e) {
+  if constexpr (xt::is_xexpression<std::decay_t<E>>::value)
+    return std::forward<E>(e);
+  else
+    return xt::xscalar<std::decay_t<E>>(e);
 }
 
 // A double bound as a T: integers saturate instead of overflowing (inf means "no bound").
@@ -97,6 +107,12 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
       case Binary::pow:
         if constexpr (std::is_integral_v<T>)
           int_binary_into(a, b, out, int_pow);
+        else if constexpr (std::is_same_v<T, double>)
+          // Scalar std::pow: xsimd's float64 pow is undefined where y * log|x| is not finite (simd.h).
+          binary_into<T>(a, b, out, [](auto&& x, auto&& y) {
+            return xt::make_lambda_xfunction([](double u, double v) { return std::pow(u, v); }, as_xexpression(x),
+                                             as_xexpression(y));
+          });
         else
           binary_into<T>(a, b, out, [](auto&& x, auto&& y) { return xt::pow(x, y); });
         break;
@@ -296,6 +312,13 @@ void unary_into(const Tensor& x, Tensor& out, F f) {
   xt::noalias(o) = f(flat<T>(x));
 }
 
+// The exponential family on xsimd batches directly, through simd.h's guarded functions (xsimd's
+// float64 versions are undefined on NaN and infinite lanes; xtensor would call them as they are).
+template <class T, class F>
+void batch_unary_into(const Tensor& x, Tensor& out, F f) {
+  simd::map(x.impl()->data<T>(), out.impl()->data<T>(), x.numel(), T(0), f);
+}
+
 [[noreturn]] void float_only(const char* op, Dtype d) {
   throw Error(fmt::format("{}: expects a floating tensor, got {}", op, dtype_name(d)));
 }
@@ -327,14 +350,14 @@ Tensor unary(Unary op, const Tensor& x) {
       default:
         if constexpr (std::is_floating_point_v<T>) {
           switch (op) {
-            case Unary::exp: unary_into<T>(x, out, [](auto&& v) { return xt::exp(v); }); break;
+            case Unary::exp: batch_unary_into<T>(x, out, [](const auto& v) { return simd::exp(v); }); break;
             case Unary::log: unary_into<T>(x, out, [](auto&& v) { return xt::log(v); }); break;
             case Unary::sqrt: unary_into<T>(x, out, [](auto&& v) { return xt::sqrt(v); }); break;
             case Unary::sin: unary_into<T>(x, out, [](auto&& v) { return xt::sin(v); }); break;
             case Unary::cos: unary_into<T>(x, out, [](auto&& v) { return xt::cos(v); }); break;
-            case Unary::tanh: unary_into<T>(x, out, [](auto&& v) { return xt::tanh(v); }); break;
+            case Unary::tanh: batch_unary_into<T>(x, out, [](const auto& v) { return simd::tanh(v); }); break;
             case Unary::sigmoid:
-              unary_into<T>(x, out, [&](auto&& v) { return one / (one + xt::exp(-v)); });
+              batch_unary_into<T>(x, out, [&](const auto& v) { return one / (one + simd::exp(-v)); });
               break;
             default: break;
           }
@@ -376,7 +399,7 @@ Tensor unary_param(UnaryParam op, const Tensor& x, double p0, double p1) {
           unary_into<T>(x, out, [](auto&& v) { return 1 * v; });
         } else {
           const T p = static_cast<T>(p0);
-          unary_into<T>(x, out, [&](auto&& v) { return xt::pow(v, p); });
+          batch_unary_into<T>(x, out, [&](const auto& v) { return simd::pow(v, p); });
         }
         break;
       default:
@@ -387,10 +410,14 @@ Tensor unary_param(UnaryParam op, const Tensor& x, double p0, double p1) {
               unary_into<T>(x, out, [&](auto&& v) { return xt::where(v > zero, v, v * a); });
               break;
             case UnaryParam::elu:
-              unary_into<T>(x, out, [&](auto&& v) { return xt::where(v > zero, v, a * xt::expm1(v)); });
+              batch_unary_into<T>(x, out, [&](const auto& v) {
+                return xsimd::select(v > simd::Batch<T>(zero), v, a * simd::expm1(v));
+              });
               break;
             case UnaryParam::softplus:  // a = beta, b = threshold: linear above it, as PyTorch
-              unary_into<T>(x, out, [&](auto&& v) { return xt::where(v * a > b, v, xt::log1p(xt::exp(v * a)) / a); });
+              batch_unary_into<T>(x, out, [&](const auto& v) {
+                return xsimd::select(v * a > simd::Batch<T>(b), v, xsimd::log1p(simd::exp(v * a)) / a);
+              });
               break;
             default: break;
           }

@@ -9,6 +9,7 @@
 
 #include "../dispatch.h"
 #include "../parallel.h"
+#include "simd.h"
 
 namespace xgrad::kernels {
 
@@ -145,27 +146,10 @@ void regression_grads(const T* x, const T* t, const T* gy, bool per_element, T s
   });
 }
 
-template <class T>
-using Batch = xsimd::batch<T>;
-template <class T>
-constexpr std::int64_t kLanes = static_cast<std::int64_t>(Batch<T>::size);
-
-// A batch at p[k..] (a row's last `left` < lanes elements padded with `fill`), and its store.
-template <class T>
-Batch<T> load_at(const T* p, std::int64_t left, T fill) {
-  if (left >= kLanes<T>) return Batch<T>::load_unaligned(p);
-  alignas(64) T buf[kLanes<T>];
-  std::fill(buf, buf + kLanes<T>, fill);
-  std::memcpy(buf, p, static_cast<std::size_t>(left) * sizeof(T));
-  return Batch<T>::load_aligned(buf);
-}
-template <class T>
-void store_at(const Batch<T>& v, T* p, std::int64_t left) {
-  if (left >= kLanes<T>) return v.store_unaligned(p);
-  alignas(64) T buf[kLanes<T>];
-  v.store_aligned(buf);
-  std::memcpy(p, buf, static_cast<std::size_t>(left) * sizeof(T));
-}
+using simd::Batch;
+using simd::kLanes;
+using simd::load_at;
+using simd::store_at;
 
 // softplus(-x) = max(-x, 0) + log1p(exp(-|x|)), given e = exp(-|x|).
 template <class T>
@@ -179,7 +163,7 @@ void bce_losses(const T* x, const T* t, const T* w, const T* pw, std::int64_t n,
   for (std::int64_t k = 0; k < n; k += kLanes<T>) {
     const std::int64_t left = n - k;
     const Batch<T> xv = load_at(x + k, left, T(0)), tv = load_at(t + k, left, T(0));
-    const Batch<T> sp = softplus_neg(xv, xsimd::exp(-xsimd::abs(xv)));
+    const Batch<T> sp = softplus_neg(xv, simd::exp(-xsimd::abs(xv)));
     const Batch<T> c = pw ? one + (load_at(pw + k, left, T(1)) - one) * tv : one;
     Batch<T> l = (one - tv) * xv + c * sp;
     if (w) l *= load_at(w + k, left, T(0));
@@ -196,7 +180,7 @@ void bce_grads(const T* x, const T* t, const T* w, const T* pw, const T* gy, boo
       const std::int64_t left = i1 - k;
       const Batch<T> xv = load_at(x + k, left, T(0)), tv = load_at(t + k, left, T(0));
       const Batch<T> g = per_element ? load_at(gy + k, left, T(0)) * sv : g0;
-      const Batch<T> e = xsimd::exp(-xsimd::abs(xv));
+      const Batch<T> e = simd::exp(-xsimd::abs(xv));
       const Batch<T> sp = softplus_neg(xv, e);
       const Batch<T> pwv = pw ? load_at(pw + k, left, T(1)) : one;
       const Batch<T> c = one + (pwv - one) * tv;

@@ -2,6 +2,7 @@
 #include "intrinsics.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -12,6 +13,7 @@
 
 #include "../convert.h"
 #include "../dispatch.h"
+#include "simd.h"
 #include "xt.h"
 
 namespace xgrad::kernels {
@@ -246,14 +248,19 @@ Tensor logsumexp_dims(const Tensor& x, const Dims& dims, bool keepdim) {
       auto f = flat<T>(x);
       T m = xt::amax(f, xt::evaluation_strategy::immediate)();
       if (std::isinf(m)) m = 0;  // all -inf, or an inf: shifting by it would give NaN
-      o(0) = std::log(static_cast<T>(xt::sum(xt::exp(f - m), xt::evaluation_strategy::immediate)())) + m;
+      std::vector<T> shifted(static_cast<std::size_t>(x.numel()));
+      auto e = xt::adapt(shifted.data(), shifted.size(), xt::no_ownership(), std::array<std::size_t, 1>{shifted.size()});
+      xt::noalias(e) = f - m;
+      simd::map(shifted.data(), shifted.data(), x.numel(), T(0), [](const auto& v) { return simd::exp(v); });
+      o(0) = std::log(static_cast<T>(xt::sum(e, xt::evaluation_strategy::immediate)())) + m;
     } else {
       std::vector<T> m = fold_dims<T>(x.data<T>(), x.shape(), dims, Fold::max);
       auto m_kept = xt::adapt(m.data(), m.size(), xt::no_ownership(), kept_xt_shape(x.shape(), dims));
       m_kept = xt::where(xt::isinf(m_kept), T(0), m_kept);
       std::vector<T> shifted(static_cast<std::size_t>(x.numel()));
       auto e = xt::adapt(shifted.data(), shifted.size(), xt::no_ownership(), xt_shape(x.shape()));
-      xt::noalias(e) = xt::exp(shaped<T>(x) - m_kept);
+      xt::noalias(e) = shaped<T>(x) - m_kept;
+      simd::map(shifted.data(), shifted.data(), x.numel(), T(0), [](const auto& v) { return simd::exp(v); });
       const std::vector<T> s = fold_dims<T>(shifted.data(), x.shape(), dims, Fold::sum);
       for (std::size_t k = 0; k < s.size(); ++k) o(k) = std::log(s[k]) + m[k];
     }

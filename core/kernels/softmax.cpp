@@ -17,15 +17,16 @@
 #include "../../include/xgrad/dtype.h"
 #include "../dispatch.h"
 #include "../parallel.h"
+#include "simd.h"
 
 namespace xgrad::kernels {
 
 namespace {
 
-template <class T>
-using Batch = xsimd::batch<T>;
-template <class T>
-constexpr std::int64_t kLanes = static_cast<std::int64_t>(Batch<T>::size);
+using simd::Batch;
+using simd::kLanes;
+using simd::load_tail;
+using simd::store_tail;
 
 // Below this many elements per chunk a thread costs more than it saves.
 constexpr std::int64_t kGrainElements = std::int64_t{1} << 15;
@@ -50,21 +51,6 @@ void parallel_rows(std::int64_t n, std::int64_t grain, F fn) {
   parallel::parallel_for_dynamic(n, chunks, step, [&](std::int64_t begin, std::int64_t end, int) { fn(begin, end); });
 }
 
-// The last partial batch of a row, padded with `fill`.
-template <class T>
-Batch<T> load_tail(const T* p, std::int64_t n, T fill) {
-  alignas(64) T buf[kLanes<T>];
-  std::fill(buf, buf + kLanes<T>, fill);
-  std::memcpy(buf, p, static_cast<std::size_t>(n) * sizeof(T));
-  return Batch<T>::load_aligned(buf);
-}
-template <class T>
-void store_tail(const Batch<T>& v, T* p, std::int64_t n) {
-  alignas(64) T buf[kLanes<T>];
-  v.store_aligned(buf);
-  std::memcpy(p, buf, static_cast<std::size_t>(n) * sizeof(T));
-}
-
 template <class T>
 T row_max(const T* x, std::int64_t n) {
   constexpr std::int64_t W = kLanes<T>;
@@ -87,13 +73,13 @@ T sum_exp(const T* x, std::int64_t n, T shift, T* out) {
   Batch<T> acc(T(0));
   std::int64_t k = 0;
   for (; k + W <= n; k += W) {
-    const Batch<T> e = xsimd::exp(Batch<T>::load_unaligned(x + k) - sh);
+    const Batch<T> e = simd::exp(Batch<T>::load_unaligned(x + k) - sh);
     if constexpr (Store) e.store_unaligned(out + k);
     acc += e;
   }
   if (k < n) {
     // Padding with -inf adds exp(-inf) = 0.
-    const Batch<T> e = xsimd::exp(load_tail(x + k, n - k, kNegInf<T>) - sh);
+    const Batch<T> e = simd::exp(load_tail(x + k, n - k, kNegInf<T>) - sh);
     if constexpr (Store) store_tail(e, out + k, n - k);
     acc += e;
   }
@@ -130,12 +116,12 @@ void scaled_exp(const T* x, std::int64_t n, T shift, T log_sum, T a, T c, const 
   const Batch<T> sh(shift), ls(log_sum), av(a), cv(c);
   std::int64_t k = 0;
   for (; k + W <= n; k += W) {
-    const Batch<T> e = av * xsimd::exp((Batch<T>::load_unaligned(x + k) - sh) - ls);
+    const Batch<T> e = av * simd::exp((Batch<T>::load_unaligned(x + k) - sh) - ls);
     const Batch<T> add = w ? cv * Batch<T>::load_unaligned(w + k) : cv;
     (e + add).store_unaligned(out + k);
   }
   if (k < n) {
-    const Batch<T> e = av * xsimd::exp((load_tail(x + k, n - k, shift) - sh) - ls);
+    const Batch<T> e = av * simd::exp((load_tail(x + k, n - k, shift) - sh) - ls);
     const Batch<T> add = w ? cv * load_tail(w + k, n - k, T(0)) : cv;
     store_tail(e + add, out + k, n - k);
   }
@@ -146,8 +132,8 @@ template <class T>
 void exp_inplace(T* p, std::int64_t n) {
   constexpr std::int64_t W = kLanes<T>;
   std::int64_t k = 0;
-  for (; k + W <= n; k += W) xsimd::exp(Batch<T>::load_unaligned(p + k)).store_unaligned(p + k);
-  if (k < n) store_tail(xsimd::exp(load_tail(p + k, n - k, T(0))), p + k, n - k);
+  for (; k + W <= n; k += W) simd::exp(Batch<T>::load_unaligned(p + k)).store_unaligned(p + k);
+  if (k < n) store_tail(simd::exp(load_tail(p + k, n - k, T(0))), p + k, n - k);
 }
 
 // ---- narrow rows (fewer classes than lanes): a block of kLanes rows is transposed so that
@@ -181,7 +167,7 @@ void block_logsumexp(T* buf, std::int64_t C, Batch<T>& m, Batch<T>& log_sum) {
   for (std::int64_t c = 1; c < C; ++c) m = xsimd::max(m, Batch<T>::load_aligned(buf + c * W));
   Batch<T> s(T(0));
   for (std::int64_t c = 0; c < C; ++c) {
-    const Batch<T> e = xsimd::exp(Batch<T>::load_aligned(buf + c * W) - m);
+    const Batch<T> e = simd::exp(Batch<T>::load_aligned(buf + c * W) - m);
     if constexpr (Store) e.store_aligned(buf + c * W);
     s += e;
   }
@@ -214,7 +200,7 @@ void softmax_narrow(const T* x, T* y, std::int64_t rows, std::int64_t C, bool lo
         ((Batch<T>::load_aligned(buf + c * W) - m) - ls).store_aligned(buf + c * W);
     } else {
       block_logsumexp<true>(buf, C, m, ls);
-      const Batch<T> inv = xsimd::exp(-ls);
+      const Batch<T> inv = simd::exp(-ls);
       for (std::int64_t c = 0; c < C; ++c) (Batch<T>::load_aligned(buf + c * W) * inv).store_aligned(buf + c * W);
     }
     scatter_block(buf, n, C, y + r0 * C);
@@ -235,7 +221,7 @@ void softmax_backward_narrow(const T* gy, const T* y, T* dx, std::int64_t rows, 
     }
     for (std::int64_t c = 0; c < C; ++c) {
       const Batch<T> g = Batch<T>::load_aligned(buf + c * W), yv = Batch<T>::load_aligned(ybuf + c * W);
-      (log ? g - xsimd::exp(yv) * s : yv * (g - s)).store_aligned(buf + c * W);
+      (log ? g - simd::exp(yv) * s : yv * (g - s)).store_aligned(buf + c * W);
     }
     scatter_block(buf, n, C, dx + r0 * C);
   });
@@ -511,7 +497,7 @@ Tensor ce_backward(const Tensor& gy_t, const Tensor& x, const Tensor& stats, con
       const Batch<T> m = load_tail(max + r0, n, T(0)), ls = load_tail(log_sum + r0, n, T(0));
       const Batch<T> av = Batch<T>::load_aligned(a), bv = Batch<T>::load_aligned(b);
       for (std::int64_t c = 0; c < C; ++c) {
-        const Batch<T> e = av * xsimd::exp((Batch<T>::load_aligned(buf + c * W) - m) - ls);
+        const Batch<T> e = av * simd::exp((Batch<T>::load_aligned(buf + c * W) - m) - ls);
         (w ? e - bv * Batch<T>(w[c]) : e - bv).store_aligned(buf + c * W);
       }
       T* dr = d + r0 * C;
@@ -688,7 +674,7 @@ void soft_row_backward(const T* x, const T* t, const T* w, std::int64_t n, T m, 
     const Batch<T> wv = weight_batch(w, k, left);
     const Batch<T> lp = (xv - mv) - lv;
     if (dx) {
-      const Batch<T> g = sq * xsimd::exp(lp) - sb * (wv * (kv * tv + sv));
+      const Batch<T> g = sq * simd::exp(lp) - sb * (wv * (kv * tv + sv));
       full ? g.store_unaligned(dx + k) : store_tail(g, dx + k, left);
     }
     if (dt) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/error.h"
+
 namespace xgrad {
 
 class Shape {
@@ -52,11 +54,13 @@ class Shape {
     data()[size_++] = v;
   }
   void insert(std::size_t pos, std::int64_t v) {
+    XGRAD_CHECK(pos <= size_, "Shape::insert: position {} is past the end of a shape of {} dims", pos, size_);
     push_back(0);
     std::copy_backward(begin() + pos, end() - 1, end());
     data()[pos] = v;
   }
   void erase(std::size_t pos) {
+    XGRAD_CHECK(pos < size_, "Shape::erase: position {} is out of range for a shape of {} dims", pos, size_);
     std::copy(begin() + pos + 1, end(), begin() + pos);
     --size_;
   }
@@ -77,6 +81,8 @@ class Shape {
     if (n <= capacity()) return;
     std::size_t cap = std::max<std::size_t>(n, 2 * capacity());
     auto fresh = std::make_unique<std::int64_t[]>(cap);
+    // size_ <= capacity() always; said so, GCC 12 stops warning of a 2^63-byte copy here.
+    if (size_ > capacity()) __builtin_unreachable();
     std::copy(begin(), end(), fresh.get());
     heap_ = std::move(fresh);
     heap_cap_ = cap;

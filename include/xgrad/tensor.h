@@ -31,7 +31,7 @@ struct TensorOptions {
 // backward() with create_graph leaves each leaf a .grad whose history leads back to the leaf
 // itself: that cycle keeps both alive until zero_grad() (PyTorch has the same; grad() avoids it).
 struct GradOptions {
-  std::optional<bool> retain_graph;
+  std::optional<bool> retain_graph = std::nullopt;
   bool create_graph = false;
   bool allow_unused = false;  // grad(): return an undefined tensor for an unreachable input
 };

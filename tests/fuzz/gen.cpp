@@ -57,11 +57,18 @@ std::string fmt_real(double v) { return fmt::format("{}", v); }
 
 }  // namespace
 
-std::string describe_shape(const Shape& s) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
+// "[1,2,3]", appended piece by piece: `"," + std::string` trips GCC 12's false -Wrestrict (bug 105651).
+template <class Values>
+std::string comma_joined(const Values& values, char open, char close) {
+  std::string out(1, open);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return out += close;
 }
+
+std::string describe_shape(const Shape& s) { return comma_joined(s, '[', ']'); }
 
 std::string describe_tensor(const Tensor& t) {
   if (!t.defined()) return "undefined";
@@ -254,9 +261,7 @@ std::vector<std::int64_t> FuzzCall::integers(const char* name, std::size_t max_c
   std::vector<std::int64_t> v(static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(max_count))));
   const bool wild = chance(0.3);
   for (auto& x : v) x = wild && chance(0.4) ? pick(kExtremeIntegers) : uniform(lo, hi);
-  std::string d = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) d += (i ? "," : "") + std::to_string(v[i]);
-  describe(name, d + "}");
+  describe(name, comma_joined(v, '{', '}'));
   return v;
 }
 
@@ -265,9 +270,7 @@ std::vector<std::int64_t> FuzzCall::extents(const char* name, std::size_t max_co
   std::vector<std::int64_t> v(static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(max_count))));
   const bool wild = chance(0.3);
   for (auto& x : v) x = wild && chance(0.3) ? pick(kExtremeExtents) : uniform(lo, hi);
-  std::string d = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) d += (i ? "," : "") + std::to_string(v[i]);
-  describe(name, d + "}");
+  describe(name, comma_joined(v, '{', '}'));
   return v;
 }
 

@@ -19,10 +19,11 @@ std::string accepted_names(const std::string& name) {
   static const std::map<std::string, std::string> called_as = {
       {"pow_scalar", "pow"}, {"to", "to_dtype"}, {"permute", "transpose"}, {"matmul_transposed", "linear"}};
   std::string names = name;
-  if (auto it = called_as.find(name); it != called_as.end()) names += "|" + it->second;
+  // Appended piece by piece: `"|" + std::string` trips GCC 12's false -Wrestrict (bug 105651).
+  if (auto it = called_as.find(name); it != called_as.end()) (names += '|') += it->second;
   for (const std::string suffix : {"_soft_backward", "_backward", "_weight_grad"})
     if (name.size() > suffix.size() && name.ends_with(suffix)) {
-      names += "|" + name.substr(0, name.size() - suffix.size());
+      (names += '|') += name.substr(0, name.size() - suffix.size());
       break;
     }
   return names;
