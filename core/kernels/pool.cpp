@@ -448,7 +448,7 @@ template <class T>
 using MaxPlaneFn = void (*)(const T*, T*, std::int64_t*, const PoolWindows&);
 
 // Index arithmetic of the AVX-512 loops is int32.
-bool fits_int32(const PoolWindows& w) { return w.in_h * w.in_w < (std::int64_t{1} << 31); }
+[[maybe_unused]] bool fits_int32(const PoolWindows& w) { return w.in_h * w.in_w < (std::int64_t{1} << 31); }
 
 template <class T>
 MaxPlaneFn<T> tiled_max_plane(const PoolWindows& w) {

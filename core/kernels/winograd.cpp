@@ -675,7 +675,7 @@ void transform_filters(const Geometry& g, const float* w, float* U, bool transpo
   const int64 real_rows = transposed ? g.K : g.C, real_cols = transposed ? g.C : g.K;
   const int64 row_step = transposed ? g.C * 9 : 9, col_step = transposed ? 9 : g.C * 9;
   // Past L2 size, U goes to memory either way: streaming stores skip reading its lines first.
-  const bool stream = alpha * alpha * filter_stride(g) * 4 > (int64{4} << 20);
+  [[maybe_unused]] const bool stream = alpha * alpha * filter_stride(g) * 4 > (int64{4} << 20);  // AVX-512 only
   parallel::parallel_for(rows * blocks, 16, [&](int64 begin, int64 end) {
     alignas(64) float d[9][L];
     for (int64 item = begin; item < end; ++item) {
