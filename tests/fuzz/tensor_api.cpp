@@ -41,6 +41,16 @@ Tensor few(FuzzCall& g, const char* name) {
 // reason the entry tests, so a failure to build skips the call (nullopt).
 struct Graph {
   Tensor x, y;
+  // backward with create_graph leaves x a .grad whose history leads back to x: a cycle that only
+  // zero_grad() breaks (as in PyTorch; GradOptions says so). Without it LeakSanitizer reports it.
+  ~Graph() {
+    if (x.defined()) x.zero_grad();
+  }
+  Graph() = default;
+  Graph(const Graph&) = default;
+  Graph(Graph&&) = default;
+  Graph& operator=(const Graph&) = default;
+  Graph& operator=(Graph&&) = default;
 };
 std::optional<Graph> graph(FuzzCall& g) {
   Graph gr;
