@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include <fmt/format.h>
+
 #include "node_internals.h"
 #include "primitives.h"
 #include "tensor_impl.h"
@@ -257,6 +259,13 @@ Node* attach(std::shared_ptr<Node> node, Tensor& output, const List& inputs, con
 
 bool should_record(std::initializer_list<Tensor> inputs) { return any_requires_grad(inputs); }
 bool should_record(const TensorList& inputs) { return any_requires_grad(inputs); }
+
+void check_declared_arity(const OpDecl& op, std::size_t inputs) {
+  if (op.arity == OpDecl::kVariadic || static_cast<std::size_t>(op.arity) == inputs) return;
+  throw Error(fmt::format("{}: records a node with {} inputs, but the op is declared with {} "
+                          "(an internal error in xgrad: please report it)",
+                          op.name, inputs, op.arity));
+}
 
 Node* attach_node(std::shared_ptr<Node> node, Tensor& output, std::initializer_list<Tensor> inputs,
                   std::initializer_list<Tensor> saved) {

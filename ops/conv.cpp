@@ -16,6 +16,19 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kConv2d{"conv2d", 3,
+    "dx = conv_transpose2d(dy, w), dw = conv2d_weight_grad(x, dy), db = sum(dy, {0, 2, 3})"};
+constexpr OpDecl kConv1d{"conv1d", 3,
+    "dx = conv_transpose1d(dy, w), dw = conv1d_weight_grad(x, dy), db = sum(dy, {0, 2})"};
+constexpr OpDecl kConvTranspose2d{"conv_transpose2d", 3,
+    "dx = conv2d(dy, w), dw = conv2d_weight_grad(dy, x), db = sum(dy, {0, 2, 3})"};
+constexpr OpDecl kConvTranspose1d{"conv_transpose1d", 3,
+    "dx = conv1d(dy, w), dw = conv1d_weight_grad(dy, x), db = sum(dy, {0, 2})"};
+constexpr OpDecl kConv2dWeightGrad{"conv2d_weight_grad", 2, "dx = conv_transpose2d(gy, dW), dgy = conv2d(x, dW)"};
+constexpr OpDecl kConv1dWeightGrad{"conv1d_weight_grad", 2, "dx = conv_transpose1d(gy, dW), dgy = conv1d(x, dW)"};
+
 ConvPadding::ConvPadding(const char* mode_name) {
   const std::string_view m = mode_name ? mode_name : "(null)";
   if (m == "same") {
@@ -32,12 +45,12 @@ namespace {
 using kernels::ConvGeometry;
 
 struct ConvNames {
-  const char* conv;
-  const char* transpose;
-  const char* weight_grad;
+  const OpDecl& conv;
+  const OpDecl& transpose;
+  const OpDecl& weight_grad;
 };
-constexpr ConvNames kNames1d{"conv1d", "conv_transpose1d", "conv1d_weight_grad"};
-constexpr ConvNames kNames2d{"conv2d", "conv_transpose2d", "conv2d_weight_grad"};
+constexpr ConvNames kNames1d{kConv1d, kConvTranspose1d, kConv1dWeightGrad};
+constexpr ConvNames kNames2d{kConv2d, kConvTranspose2d, kConv2dWeightGrad};
 
 // A conv's geometry and spatial rank (1-D convs run as 2-D ones of height 1).
 struct ConvSpec {
@@ -65,7 +78,7 @@ Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, c
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s);
 
 Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
-  Tensor y = make_tensor(s.output_shape(), x.dtype(), s.names().conv);
+  Tensor y = make_tensor(s.output_shape(), x.dtype(), s.names().conv.name);
   kernels::conv_forward(x, w, bias, y, s.g);
   record(y, s.names().conv, {x, w, bias}, {x, w}, [s](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(3);
@@ -79,7 +92,7 @@ Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvS
 
 // z has the conv's output shape; the result has the conv's input shape (plus bias per channel).
 Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
-  Tensor out = make_tensor(s.input_shape(), z.dtype(), s.names().transpose);
+  Tensor out = make_tensor(s.input_shape(), z.dtype(), s.names().transpose.name);
   kernels::conv_input_grad(z, w, bias, out, s.g);
   record(out, s.names().transpose, {z, w, bias}, {z, w}, [s](Node& n, const Tensor& g) -> TensorList {
     TensorList grads(3);
@@ -92,7 +105,7 @@ Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, c
 }
 
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s) {
-  Tensor gw = make_tensor(s.weight_shape(), x.dtype(), s.names().weight_grad);
+  Tensor gw = make_tensor(s.weight_shape(), x.dtype(), s.names().weight_grad.name);
   kernels::conv_weight_grad(x, gy, gw, s.g);
   // weight_grad is bilinear: <weight_grad(x, gy), G> = <conv(x, G), gy> = <x, conv_transpose(gy, G)>.
   record(gw, s.names().weight_grad, {x, gy}, {x, gy}, [s](Node& n, const Tensor& g) -> TensorList {
@@ -527,36 +540,24 @@ std::vector<OpSample> conv1d_weight_grad_samples(Dtype d) {
 }  // namespace
 
 void register_conv_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "conv2d",
-               .arity = 3,
+  r.push_back(declared(kConv2d, {
                .differentiable = {true, true, true},
-               .formula = "dx = conv_transpose2d(dy, w), dw = conv2d_weight_grad(x, dy), db = sum(dy, {0, 2, 3})",
-               .samples = conv2d_samples});
-  r.push_back({.name = "conv1d",
-               .arity = 3,
+               .samples = conv2d_samples}));
+  r.push_back(declared(kConv1d, {
                .differentiable = {true, true, true},
-               .formula = "dx = conv_transpose1d(dy, w), dw = conv1d_weight_grad(x, dy), db = sum(dy, {0, 2})",
-               .samples = conv1d_samples});
-  r.push_back({.name = "conv_transpose2d",
-               .arity = 3,
+               .samples = conv1d_samples}));
+  r.push_back(declared(kConvTranspose2d, {
                .differentiable = {true, true, true},
-               .formula = "dx = conv2d(dy, w), dw = conv2d_weight_grad(dy, x), db = sum(dy, {0, 2, 3})",
-               .samples = conv_transpose2d_samples});
-  r.push_back({.name = "conv_transpose1d",
-               .arity = 3,
+               .samples = conv_transpose2d_samples}));
+  r.push_back(declared(kConvTranspose1d, {
                .differentiable = {true, true, true},
-               .formula = "dx = conv1d(dy, w), dw = conv1d_weight_grad(dy, x), db = sum(dy, {0, 2})",
-               .samples = conv_transpose1d_samples});
-  r.push_back({.name = "conv2d_weight_grad",
-               .arity = 2,
+               .samples = conv_transpose1d_samples}));
+  r.push_back(declared(kConv2dWeightGrad, {
                .differentiable = {true, true},
-               .formula = "dx = conv_transpose2d(gy, dW), dgy = conv2d(x, dW)",
-               .samples = conv2d_weight_grad_samples});
-  r.push_back({.name = "conv1d_weight_grad",
-               .arity = 2,
+               .samples = conv2d_weight_grad_samples}));
+  r.push_back(declared(kConv1dWeightGrad, {
                .differentiable = {true, true},
-               .formula = "dx = conv_transpose1d(gy, dW), dgy = conv1d(x, dW)",
-               .samples = conv1d_weight_grad_samples});
+               .samples = conv1d_weight_grad_samples}));
 }
 
 }  // namespace xgrad

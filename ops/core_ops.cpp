@@ -9,6 +9,14 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kTo{"to", 1, "dx = dy.to(x.dtype)"};
+constexpr OpDecl kClone{"clone", 1, "dx = dy"};
+constexpr OpDecl kReshape{"reshape", 1, "dx = reshape(dy, x.shape)"};
+constexpr OpDecl kExpand{"expand", 1, "dx = sum_to(dy, x.shape)"};
+constexpr OpDecl kSumTo{"sum_to", 1, "dx = expand(dy, x.shape)"};
+
 // Defined in core (core/primitives.cpp), which needs them for gradient buffers; registered below.
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
   check_defined("to_dtype", {{x, "input"}});
@@ -43,7 +51,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   XGRAD_CHECK(checked_numel(target, "reshape") == x.numel(), "reshape: shape {} is invalid for an input of shape {} ({} elements)",
               to_string(shape), to_string(x.shape()), x.numel());
   Tensor y = alias_with_shape(x, target);
-  record(y, "reshape", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kReshape, {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reshape(gy, n.next_edges()[0].shape)};
   });
   return y;
@@ -73,7 +81,7 @@ Tensor expand_as(const char* op, const Tensor& x, const Shape& shape) {
   if (target == in) return x;
   checked_bytes(target, x.dtype(), op);  // a huge target raises here, naming the op
   Tensor y = kernels::broadcast_copy(x, target);
-  record(y, "expand", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kExpand, {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {sum_to(gy, n.next_edges()[0].shape)};
   });
   return y;
@@ -103,17 +111,15 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     if (want == 1 && in[i] != 1) dims.push_back(static_cast<std::int64_t>(i));
   }
   Tensor y = alias_with_shape(kernels::sum_dims(x, dims, true), shape);
-  record(y, "sum_to", {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSumTo, {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {expand(gy, n.next_edges()[0].shape)};
   });
   return y;
 }
 
 void register_core_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "to",
-               .arity = 1,
+  r.push_back(declared(kTo, {
                .differentiable = {true},
-               .formula = "dx = dy.to(x.dtype)",
                .gradcheck_eps = 1e-3,
                .samples = [](Dtype d) {
                  const Dtype other = d == float64 ? float32 : float64;
@@ -121,21 +127,17 @@ void register_core_ops(std::vector<OpInfo>& r) {
                      {"[3,4] round trip through float32", {samples::input({3, 4}, d)},
                       [=](const TensorList& in) { return to_dtype(to_dtype(in[0], other), d); }},
                  };
-               }});
-  r.push_back({.name = "clone",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kClone, {
                .differentiable = {true},
-               .formula = "dx = dy",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3]", {samples::input({2, 3}, d)}, [](const TensorList& in) { return clone(in[0]); }},
                      {"0-d", {samples::input({}, d)}, [](const TensorList& in) { return clone(in[0]); }},
                  };
-               }});
-  r.push_back({.name = "reshape",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kReshape, {
                .differentiable = {true},
-               .formula = "dx = reshape(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3,4] -> [4,-1]", {samples::input({2, 3, 4}, d)},
@@ -145,11 +147,9 @@ void register_core_ops(std::vector<OpInfo>& r) {
                      {"[0,3] -> [3,0]", {samples::input({0, 3}, d)},
                       [](const TensorList& in) { return reshape(in[0], {3, 0}); }},
                  };
-               }});
-  r.push_back({.name = "expand",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kExpand, {
                .differentiable = {true},
-               .formula = "dx = sum_to(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,1] -> [2,3,4]", {samples::input({3, 1}, d)},
@@ -159,11 +159,9 @@ void register_core_ops(std::vector<OpInfo>& r) {
                      {"[1,4] -> [-1,4] with new dim [2,1,4]", {samples::input({1, 4}, d)},
                       [](const TensorList& in) { return expand(in[0], {2, -1, 4}); }},
                  };
-               }});
-  r.push_back({.name = "sum_to",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kSumTo, {
                .differentiable = {true},
-               .formula = "dx = expand(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3,4] -> [3,1]", {samples::input({2, 3, 4}, d)},
@@ -171,7 +169,7 @@ void register_core_ops(std::vector<OpInfo>& r) {
                      {"[5] -> 0-d", {samples::input({5}, d)},
                       [](const TensorList& in) { return sum_to(in[0], {}); }},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -11,6 +11,19 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kCrossEntropy{"cross_entropy", 3,
+    "dx = s_i (Q_i softmax(x) - q_i), q the weighted, smoothed one-hot (softmax - onehot) / N; "
+    "probability targets t: dt = -s_i (1 - eps) w log_softmax(x), dw = -sum_i s_i t' log_softmax(x)"};
+constexpr OpDecl kCrossEntropyBackward{"cross_entropy_backward", 4,
+    "d(gy) = sum(g (Q softmax(x) - q)) * scale; d(x) = p (h - sum(h p)), h = g s Q"};
+constexpr OpDecl kCrossEntropySoftBackward{"cross_entropy_soft_backward", 4,
+    "d(gy) = sum(g (Q p - w t')) * scale; d(x) = p (h - sum(h p)), h = g s Q; "
+    "d(t) = s (1 - eps) w (sum(g p) - g); d(w) = sum_i s t' (sum(g p) - g)"};
+constexpr OpDecl kNllLoss{"nll_loss", 3, "dx[i, t_i] = -w[t_i] dy_i / (total weight for mean), zero elsewhere"};
+constexpr OpDecl kNllLossBackward{"nll_loss_backward", 3, "d(gy) = nll_loss(g, target, weight) (linear)"};
+
 namespace {
 
 // What the class-target ops need besides tensors.
@@ -140,7 +153,7 @@ Tensor nll_loss_backward_op(const Tensor& gy, const Shape& shape, const Tensor& 
   check_nll_backward_args("nll_loss_backward", gy, shape, target, weight, a.reduction);
   const auto layout = kernels::layout_along(shape, 1);
   Tensor dx = kernels::nll_backward(gy, shape, layout, targets_of(target, weight, a.ignore_index), a.scale());
-  record(dx, "nll_loss_backward", {gy, target, weight}, {target, weight}, [a](Node& n, const Tensor& g) -> TensorList {
+  record(dx, kNllLossBackward, {gy, target, weight}, {target, weight}, [a](Node& n, const Tensor& g) -> TensorList {
     // Linear in gy: its gradient is the same gather, i.e. nll_loss of g.
     return {nll_loss_core(g, n.saved(0), n.saved(1), a), Tensor(), Tensor()};
   });
@@ -155,7 +168,7 @@ Tensor nll_loss_core(const Tensor& x, const Tensor& target, const Tensor& weight
                         : scalar_tensor(a.reduction == Reduction::mean ? values.sum / a.total_weight : values.sum,
                                         {.dtype = x.dtype()});
   const Shape shape = x.shape();
-  record(y, "nll_loss", {x, target, weight}, {target, weight}, [a, shape](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kNllLoss, {x, target, weight}, {target, weight}, [a, shape](Node& n, const Tensor& gy) -> TensorList {
     return {nll_loss_backward_op(gy, shape, n.saved(0), n.saved(1), a), Tensor(), Tensor()};
   });
   return y;
@@ -172,7 +185,7 @@ Tensor cross_entropy_backward_op(const Tensor& gy, const Tensor& x, const Tensor
   const auto t = targets_of(target, weight, a.ignore_index);
   const Tensor stats = stats0.defined() ? stats0 : kernels::cross_entropy_forward(x, layout, t, 0.0, false).stats;
   Tensor dx = kernels::cross_entropy_backward(gy, x, stats, layout, t, a.label_smoothing, a.scale());
-  record(dx, "cross_entropy_backward", {gy, x, target, weight}, {gy, x, target, weight},
+  record(dx, kCrossEntropyBackward, {gy, x, target, weight}, {gy, x, target, weight},
          [a](Node& n, const Tensor& g) -> TensorList {
            const Tensor gy = n.saved(0), x = n.saved(1), target = n.saved(2), weight = n.saved(3);
            const auto layout = kernels::layout_along(x.shape(), 1);
@@ -206,7 +219,7 @@ Tensor cross_entropy_core(const Tensor& x, const Tensor& target, const Tensor& w
   Tensor y = per_sample ? alias_with_shape(values.per_sample, target.shape())
                         : scalar_tensor(a.reduction == Reduction::mean ? values.sum / a.total_weight : values.sum,
                                         {.dtype = x.dtype()});
-  record(y, "cross_entropy", {x, target, weight}, {x, target, weight, values.stats},
+  record(y, kCrossEntropy, {x, target, weight}, {x, target, weight, values.stats},
          [a](Node& n, const Tensor& gy) -> TensorList {
            return {cross_entropy_backward_op(gy, n.saved(0), n.saved(1), n.saved(2), n.saved(3), a), Tensor(),
                    Tensor()};
@@ -282,7 +295,7 @@ Tensor soft_cross_entropy_backward_op(const Tensor& gy, const Tensor& x, const T
       stats0.defined() ? stats0 : kernels::soft_cross_entropy_forward(x, target, weight, layout, 0.0, false).stats;
   Tensor dx;
   kernels::soft_cross_entropy_backward(gy, x, target, weight, stats, layout, a.label_smoothing, a.scale, &dx, nullptr);
-  record(dx, "cross_entropy_soft_backward", {gy, x, target, weight}, {gy, x, target, weight},
+  record(dx, kCrossEntropySoftBackward, {gy, x, target, weight}, {gy, x, target, weight},
          [a](Node& n, const Tensor& g) -> TensorList {
            const Tensor gy = n.saved(0), x = n.saved(1), target = n.saved(2), weight = n.saved(3);
            const std::int64_t classes = x.size(1);
@@ -338,7 +351,7 @@ Tensor soft_cross_entropy_core(const Tensor& x, const Tensor& target, const Tens
   auto values = kernels::soft_cross_entropy_forward(x, target, weight, layout, a.label_smoothing, per_sample);
   Tensor y = per_sample ? alias_with_shape(values.per_sample, class_target_shape(x.shape()))
                         : scalar_tensor(values.sum * a.scale, {.dtype = x.dtype()});
-  record(y, "cross_entropy", {x, target, weight}, {x, target, weight, values.stats},
+  record(y, kCrossEntropy, {x, target, weight}, {x, target, weight, values.stats},
          [a](Node& n, const Tensor& gy) -> TensorList {
            const Tensor x = n.saved(0), target = n.saved(1), weight = n.saved(2), stats = n.saved(3);
            const bool need_x = n.needs_input_grad(0), need_t = n.needs_input_grad(1);
@@ -459,12 +472,8 @@ Call nll_call(Reduction r, std::int64_t ignore_index = -100) {
 
 void register_cross_entropy_ops(std::vector<OpInfo>& r) {
   constexpr auto none = Reduction::none, mean = Reduction::mean, sum_ = Reduction::sum;
-  r.push_back(
-      {.name = "cross_entropy",
-       .arity = 3,
+  r.push_back(declared(kCrossEntropy, {
        .differentiable = {true, true, true},  // the weight only with probability targets
-       .formula = "dx = s_i (Q_i softmax(x) - q_i), q the weighted, smoothed one-hot (softmax - onehot) / N; "
-                  "probability targets t: dt = -s_i (1 - eps) w log_softmax(x), dw = -sum_i s_i t' log_softmax(x)",
        .samples = [=](Dtype d) {
          auto x = [d](const Shape& s) { return samples::input(s, d, -2.0, 2.0); };
          return std::vector<OpSample>{
@@ -509,11 +518,9 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
               ce_call(sum_, -100, 0.1)},
              {"[0,3] probability targets empty none", {x({0, 3}), probabilities({0, 3}, d), Tensor()}, ce_call(none)},
          };
-       }});
-  r.push_back({.name = "cross_entropy_backward",
-               .arity = 4,
+       }}));
+  r.push_back(declared(kCrossEntropyBackward, {
                .differentiable = {true, true, false, false},
-               .formula = "d(gy) = sum(g (Q softmax(x) - q)) * scale; d(x) = p (h - sum(h p)), h = g s Q",
                .samples = [=](Dtype d) {
                  auto call = [](Reduction red, std::int64_t ignore_index, double eps) {
                    return [=](const TensorList& in) {
@@ -539,12 +546,9 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                      {"[2,3,2] spatial mean weighted", {g({}), x({2, 3, 2}), class_targets({2, 2}, 3), class_weights(3, d)},
                       call(mean, -100, 0)},
                  };
-               }});
-  r.push_back({.name = "cross_entropy_soft_backward",
-               .arity = 4,
+               }}));
+  r.push_back(declared(kCrossEntropySoftBackward, {
                .differentiable = {true, true, true, true},
-               .formula = "d(gy) = sum(g (Q p - w t')) * scale; d(x) = p (h - sum(h p)), h = g s Q; "
-                          "d(t) = s (1 - eps) w (sum(g p) - g); d(w) = sum_i s t' (sum(g p) - g)",
                .samples = [=](Dtype d) {
                  auto call = [](Reduction red, double eps) {
                    return [=](const TensorList& in) {
@@ -568,11 +572,9 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                                                                 learnable_weights(9, d)},
                       call(mean, 0.1)},
                  };
-               }});
-  r.push_back({.name = "nll_loss",
-               .arity = 3,
+               }}));
+  r.push_back(declared(kNllLoss, {
                .differentiable = {true, false, false},
-               .formula = "dx[i, t_i] = -w[t_i] dy_i / (total weight for mean), zero elsewhere",
                .samples = [=](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d, -3.0, -0.1); };
                  return std::vector<OpSample>{
@@ -586,11 +588,9 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                      {"[2,3,4] spatial mean", {x({2, 3, 4}), class_targets({2, 4}, 3, {5}), Tensor()}, nll_call(mean)},
                      {"[0,3] empty none", {x({0, 3}), class_targets({0}, 3), Tensor()}, nll_call(none)},
                  };
-               }});
-  r.push_back({.name = "nll_loss_backward",
-               .arity = 3,
+               }}));
+  r.push_back(declared(kNllLossBackward, {
                .differentiable = {true, false, false},
-               .formula = "d(gy) = nll_loss(g, target, weight) (linear)",
                .samples = [=](Dtype d) {
                  auto call = [](const Shape& shape, Reduction red, std::int64_t ignore_index) {
                    return [=](const TensorList& in) {
@@ -609,7 +609,7 @@ void register_cross_entropy_ops(std::vector<OpInfo>& r) {
                       call({4, 5}, none, -100)},
                      {"[2,3,2] spatial sum", {g({}), class_targets({2, 2}, 3), Tensor()}, call({2, 3, 2}, sum_, -100)},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -6,6 +6,10 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kDropout{"dropout", 1, "dx = dy * mask / (1 - p) (the forward's mask)"};
+
 Tensor dropout(const Tensor& x, double p, bool training) {
   XGRAD_CHECK(x.defined(), "dropout: the input is an undefined tensor");
   XGRAD_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got {} (input shape {})", p,
@@ -17,15 +21,13 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   const Tensor mask = p == 1.0 ? zeros(x.shape(), {.dtype = x.dtype()})
                                : kernels::dropout_mask(x.shape(), x.dtype(), p, random::next_u64());
   Tensor y = kernels::binary(kernels::Binary::mul, x, mask, "dropout");
-  record(y, "dropout", {x}, {mask}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * n.saved(0)}; });
+  record(y, kDropout, {x}, {mask}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * n.saved(0)}; });
   return y;
 }
 
 void register_dropout_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "dropout",
-               .arity = 1,
+  r.push_back(declared(kDropout, {
                .differentiable = {true},
-               .formula = "dx = dy * mask / (1 - p) (the forward's mask)",
                .samples = [](Dtype dt) {
                  // Each call re-seeds, so gradcheck's repeated calls see one mask.
                  auto seeded = [](std::uint64_t seed, double p, bool training) {
@@ -43,7 +45,7 @@ void register_dropout_ops(std::vector<OpInfo>& r) {
                      {"[3,4] eval (identity)", {samples::input({3, 4}, dt)}, seeded(6, 0.5, false)},
                      {"[3,4] p=0 (identity)", {samples::input({3, 4}, dt)}, seeded(7, 0.0, true)},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -11,6 +11,18 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kAdd{"add", 2, "da = sum_to(dy), db = sum_to(dy)"};
+constexpr OpDecl kSub{"sub", 2, "da = sum_to(dy), db = -sum_to(dy)"};
+constexpr OpDecl kMul{"mul", 2, "da = sum_to(dy * b), db = sum_to(dy * a)"};
+constexpr OpDecl kDiv{"div", 2, "da = sum_to(dy / b), db = -sum_to(dy * a / b^2)"};
+constexpr OpDecl kPow{"pow", 2, "da = sum_to(dy * b * a^(b-1)), db = sum_to(dy * y * log(a))"};
+constexpr OpDecl kMaximum{"maximum", 2, "da = sum_to(dy * ((a > b) + (a == b) / 2)), db = sum_to(dy) - da"};
+constexpr OpDecl kMinimum{"minimum", 2, "da = sum_to(dy * ((a < b) + (a == b) / 2)), db = sum_to(dy) - da"};
+constexpr OpDecl kPowScalar{"pow_scalar", 1, "dx = dy * p * x^(p-1)"};
+constexpr OpDecl kWhere{"where", 3, "da = sum_to(where(c, dy, 0)), db = sum_to(where(c, 0, dy))"};
+
 namespace {
 
 // The gradient for input i of a broadcasting op, or undefined when that input needs none.
@@ -43,7 +55,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
   check_operands("add", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::add, a, b, "add");
-  record(y, "add", {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kAdd, {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reduce_grad(n, 0, gy), reduce_grad(n, 1, gy)};
   });
   return y;
@@ -53,7 +65,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
   check_operands("sub", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::sub, a, b, "sub");
-  record(y, "sub", {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSub, {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reduce_grad(n, 0, gy), n.needs_input_grad(1) ? reduce_grad(n, 1, neg(gy)) : Tensor()};
   });
   return y;
@@ -63,7 +75,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
   check_operands("mul", a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(kernels::Binary::mul, a, b, "mul");
-  record(y, "mul", {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kMul, {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
     return {n.needs_input_grad(0) ? reduce_grad(n, 0, mul(gy, n.saved(1))) : Tensor(),
             n.needs_input_grad(1) ? reduce_grad(n, 1, mul(gy, n.saved(0))) : Tensor()};
   });
@@ -76,7 +88,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   const Dtype rt = result_type(a0, b0);
   auto [a, b] = promoted(a0, b0, is_floating(rt) ? rt : float32);
   Tensor y = kernels::binary(kernels::Binary::div, a, b, "div");
-  record(y, "div", {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kDiv, {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor b = n.saved(1);
     return {n.needs_input_grad(0) ? reduce_grad(n, 0, div(gy, b)) : Tensor(),
             n.needs_input_grad(1) ? reduce_grad(n, 1, neg(div(mul(gy, n.saved(0)), mul(b, b)))) : Tensor()};
@@ -94,7 +106,7 @@ Tensor pow(const Tensor& base0, const Tensor& exponent0) {
                 to_string(a.shape()), dtype_name(a.dtype()), to_string(b.shape()), dtype_name(b.dtype()));
   }
   Tensor y = kernels::binary(kernels::Binary::pow, a, b, "pow");
-  record(y, "pow", {a, b}, {a, b, y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kPow, {a, b}, {a, b, y}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor a = n.saved(0), b = n.saved(1);
     const Tensor zero = scalar_like(0.0, gy);
     Tensor da, db;
@@ -128,7 +140,7 @@ Tensor pow(const Tensor& base, double exponent) {
     if (!integral) x = to_dtype(x, float32);  // PyTorch promotes an integer tensor to the default float
   }
   Tensor y = kernels::unary_param(kernels::UnaryParam::pow, x, exponent);
-  record(y, "pow_scalar", {x}, {x}, [exponent](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kPowScalar, {x}, {x}, [exponent](Node& n, const Tensor& gy) -> TensorList {
     const Edge& e = n.next_edges()[0];
     if (exponent == 0.0) return {zeros(e.shape, {.dtype = e.dtype})};
     return {gy * (exponent * pow(n.saved(0), exponent - 1.0))};
@@ -139,12 +151,13 @@ Tensor pow(const Tensor& base, double exponent) {
 namespace {
 
 // maximum / minimum. Ties split the gradient evenly (PyTorch).
-Tensor extremum(const char* name, kernels::Binary op, const Tensor& a0, const Tensor& b0) {
+Tensor extremum(const OpDecl& decl, kernels::Binary op, const Tensor& a0, const Tensor& b0) {
+  const char* name = decl.name;
   check_operands(name, a0, b0);
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::binary(op, a, b, name);
   const bool is_max = op == kernels::Binary::maximum;
-  record(y, name, {a, b}, {a, b}, [name, is_max](Node& n, const Tensor& gy) -> TensorList {
+  record(y, decl, {a, b}, {a, b}, [name, is_max](Node& n, const Tensor& gy) -> TensorList {
     // da = dy * share (a constant 1, 1/2 or 0); db = dy - da, exactly dy * (1 - share).
     const Tensor share_a = kernels::extremum_share(n.saved(0), n.saved(1), is_max, gy.dtype(), name);
     const Tensor da = gy * share_a;
@@ -156,11 +169,11 @@ Tensor extremum(const char* name, kernels::Binary op, const Tensor& a0, const Te
 }  // namespace
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return extremum("maximum", kernels::Binary::maximum, a, b);
+  return extremum(kMaximum, kernels::Binary::maximum, a, b);
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return extremum("minimum", kernels::Binary::minimum, a, b);
+  return extremum(kMinimum, kernels::Binary::minimum, a, b);
 }
 
 Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
@@ -169,7 +182,7 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted(a0, b0, result_type(a0, b0));
   Tensor y = kernels::where(condition, a, b, "where");
   // The condition is an input of the node (as in the registry) but is never differentiated.
-  record(y, "where", {condition, a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kWhere, {condition, a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor c = n.saved(0);
     const Tensor zero = scalar_like(0.0, gy);
     return {Tensor(), n.needs_input_grad(1) ? reduce_grad(n, 1, where(c, gy, zero)) : Tensor(),
@@ -259,34 +272,25 @@ std::vector<std::pair<std::string, TensorList>> binary_samples(Dtype d, SampleKi
 }  // namespace
 
 void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
-  auto add_binary = [&](const char* name, const char* formula, Tensor (*fn)(const Tensor&, const Tensor&),
-                        SampleKind kind) {
-    r.push_back({.name = name,
-                 .arity = 2,
-                 .differentiable = {true, true},
-                 .formula = formula,
-                 .samples = [=](Dtype d) {
-                   std::vector<OpSample> out;
-                   for (auto& [desc, ins] : binary_samples(d, kind))
-                     out.push_back({desc, ins, [=](const TensorList& in) { return fn(in[0], in[1]); }});
-                   return out;
-                 }});
+  auto add_binary = [&](const OpDecl& op, Tensor (*fn)(const Tensor&, const Tensor&), SampleKind kind) {
+    r.push_back(declared(op, {.differentiable = {true, true},
+                              .samples = [=](Dtype d) {
+                                std::vector<OpSample> out;
+                                for (auto& [desc, ins] : binary_samples(d, kind))
+                                  out.push_back({desc, ins, [=](const TensorList& in) { return fn(in[0], in[1]); }});
+                                return out;
+                              }}));
   };
-  add_binary("add", "da = sum_to(dy), db = sum_to(dy)", add, SampleKind::any);
-  add_binary("sub", "da = sum_to(dy), db = -sum_to(dy)", sub, SampleKind::any);
-  add_binary("mul", "da = sum_to(dy * b), db = sum_to(dy * a)", mul, SampleKind::any);
-  add_binary("div", "da = sum_to(dy / b), db = -sum_to(dy * a / b^2)", div, SampleKind::b_away_from_zero);
-  add_binary("pow", "da = sum_to(dy * b * a^(b-1)), db = sum_to(dy * y * log(a))",
-             static_cast<Tensor (*)(const Tensor&, const Tensor&)>(pow), SampleKind::positive_base);
-  add_binary("maximum", "da = sum_to(dy * ((a > b) + (a == b) / 2)), db = sum_to(dy) - da", maximum,
-             SampleKind::separated);
-  add_binary("minimum", "da = sum_to(dy * ((a < b) + (a == b) / 2)), db = sum_to(dy) - da", minimum,
-             SampleKind::separated);
+  add_binary(kAdd, add, SampleKind::any);
+  add_binary(kSub, sub, SampleKind::any);
+  add_binary(kMul, mul, SampleKind::any);
+  add_binary(kDiv, div, SampleKind::b_away_from_zero);
+  add_binary(kPow, static_cast<Tensor (*)(const Tensor&, const Tensor&)>(pow), SampleKind::positive_base);
+  add_binary(kMaximum, maximum, SampleKind::separated);
+  add_binary(kMinimum, minimum, SampleKind::separated);
 
-  r.push_back({.name = "pow_scalar",
-               .arity = 1,
+  r.push_back(declared(kPowScalar, {
                .differentiable = {true},
-               .formula = "dx = dy * p * x^(p-1)",
                .samples = [](Dtype d) {
                  auto with = [](double p) {
                    return [p](const TensorList& in) { return pow(in[0], p); };
@@ -299,12 +303,10 @@ void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
                      {"0-d ^ 2.5", {samples::input({}, d, 0.5, 2.0)}, with(2.5)},
                      {"size-0 [0,2] ^ 2", {samples::input({0, 2}, d)}, with(2.0)},
                  };
-               }});
+               }}));
 
-  r.push_back({.name = "where",
-               .arity = 3,
+  r.push_back(declared(kWhere, {
                .differentiable = {false, true, true},
-               .formula = "da = sum_to(where(c, dy, 0)), db = sum_to(where(c, 0, dy))",
                .samples = [](Dtype d) {
                  auto call = [](const TensorList& in) { return where(in[0], in[1], in[2]); };
                  // Conditions as constant masks: float 0/1 in the sample dtype, or int64 from a comparison.
@@ -318,7 +320,7 @@ void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
                      {"0-d cond, a [2,3], b [3]", {float_mask({}), samples::input({2, 3}, d), samples::input({3}, d)}, call},
                      {"size-0 [0,3]", {float_mask({0, 3}), samples::input({0, 3}, d), samples::input({3}, d)}, call},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -8,6 +8,24 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kNeg{"neg", 1, "dx = -dy"};
+constexpr OpDecl kExp{"exp", 1, "dx = dy * y"};
+constexpr OpDecl kLog{"log", 1, "dx = dy / x"};
+constexpr OpDecl kSqrt{"sqrt", 1, "dx = dy / (2 y)"};
+constexpr OpDecl kAbs{"abs", 1, "dx = dy * sign(x)"};
+constexpr OpDecl kSign{"sign", 1, "dx = 0"};
+constexpr OpDecl kSin{"sin", 1, "dx = dy * cos(x)"};
+constexpr OpDecl kCos{"cos", 1, "dx = -dy * sin(x)"};
+constexpr OpDecl kTanh{"tanh", 1, "dx = dy * (1 - y^2)"};
+constexpr OpDecl kSigmoid{"sigmoid", 1, "dx = dy * y * (1 - y)"};
+constexpr OpDecl kRelu{"relu", 1, "dx = dy * (y > 0)"};
+constexpr OpDecl kLeakyRelu{"leaky_relu", 1, "dx = dy * (x > 0 ? 1 : negative_slope)"};
+constexpr OpDecl kElu{"elu", 1, "dx = dy * (x > 0 ? 1 : y + alpha)"};
+constexpr OpDecl kSoftplus{"softplus", 1, "dx = dy * (beta x > threshold ? 1 : sigmoid(beta x))"};
+constexpr OpDecl kClamp{"clamp", 1, "dx = dy * (min <= x <= max)"};
+
 namespace {
 
 // Math functions need floating values; integer tensors are rejected rather than promoted.
@@ -30,28 +48,28 @@ using kernels::UnaryParam;
 Tensor neg(const Tensor& x) {
   check_defined("neg", x);
   Tensor y = kernels::unary(Unary::neg, x);
-  record(y, "neg", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {neg(gy)}; });
+  record(y, kNeg, {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {neg(gy)}; });
   return y;
 }
 
 Tensor exp(const Tensor& x) {
   check_floating("exp", x);
   Tensor y = kernels::unary(Unary::exp, x);
-  record(y, "exp", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList { return {mul(gy, n.saved(0))}; });
+  record(y, kExp, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList { return {mul(gy, n.saved(0))}; });
   return y;
 }
 
 Tensor log(const Tensor& x) {
   check_floating("log", x);
   Tensor y = kernels::unary(Unary::log, x);
-  record(y, "log", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {div(gy, n.saved(0))}; });
+  record(y, kLog, {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {div(gy, n.saved(0))}; });
   return y;
 }
 
 Tensor sqrt(const Tensor& x) {
   check_floating("sqrt", x);
   Tensor y = kernels::unary(Unary::sqrt, x);
-  record(y, "sqrt", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSqrt, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
     return {div(gy, n.saved(0) * 2.0)};
   });
   return y;
@@ -61,7 +79,7 @@ Tensor abs(const Tensor& x) {
   check_defined("abs", x);
   Tensor y = kernels::unary(Unary::abs, x);
   // sign(x) is locally constant, so the mask needs no graph of its own.
-  record(y, "abs", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kAbs, {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList {
     return {gy * kernels::unary(Unary::sign, n.saved(0))};
   });
   return y;
@@ -71,28 +89,28 @@ Tensor sign(const Tensor& x) {
   check_defined("sign", x);
   Tensor y = kernels::unary(Unary::sign, x);
   // Zero gradient, as PyTorch; written through gy so second-order graphs stay connected.
-  record(y, "sign", {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy * 0.0}; });
+  record(y, kSign, {x}, {}, [](Node&, const Tensor& gy) -> TensorList { return {gy * 0.0}; });
   return y;
 }
 
 Tensor sin(const Tensor& x) {
   check_floating("sin", x);
   Tensor y = kernels::unary(Unary::sin, x);
-  record(y, "sin", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * cos(n.saved(0))}; });
+  record(y, kSin, {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * cos(n.saved(0))}; });
   return y;
 }
 
 Tensor cos(const Tensor& x) {
   check_floating("cos", x);
   Tensor y = kernels::unary(Unary::cos, x);
-  record(y, "cos", {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {-(gy * sin(n.saved(0)))}; });
+  record(y, kCos, {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList { return {-(gy * sin(n.saved(0)))}; });
   return y;
 }
 
 Tensor tanh(const Tensor& x) {
   check_floating("tanh", x);
   Tensor y = kernels::unary(Unary::tanh, x);
-  record(y, "tanh", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kTanh, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor y = n.saved(0);
     return {gy * (1.0 - y * y)};
   });
@@ -102,7 +120,7 @@ Tensor tanh(const Tensor& x) {
 Tensor sigmoid(const Tensor& x) {
   check_floating("sigmoid", x);
   Tensor y = kernels::unary(Unary::sigmoid, x);
-  record(y, "sigmoid", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSigmoid, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
     const Tensor y = n.saved(0);
     return {gy * (y * (1.0 - y))};
   });
@@ -112,7 +130,7 @@ Tensor sigmoid(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   check_defined("relu", x);
   Tensor y = kernels::unary(Unary::relu, x);
-  record(y, "relu", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kRelu, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
     return {gy * kernels::compare_scalar(Compare::gt, n.saved(0), 0.0)};
   });
   return y;
@@ -121,7 +139,7 @@ Tensor relu(const Tensor& x) {
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   check_floating("leaky_relu", x);
   Tensor y = kernels::unary_param(UnaryParam::leaky_relu, x, negative_slope);
-  record(y, "leaky_relu", {x}, {x}, [negative_slope](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kLeakyRelu, {x}, {x}, [negative_slope](Node& n, const Tensor& gy) -> TensorList {
     // The local slope: 1 where x > 0, else negative_slope (a constant).
     const Tensor positive = kernels::compare_scalar(Compare::gt, n.saved(0), 0.0);
     return {gy * (positive * (1.0 - negative_slope) + negative_slope)};
@@ -132,7 +150,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 Tensor elu(const Tensor& x, double alpha) {
   check_floating("elu", x);
   Tensor y = kernels::unary_param(UnaryParam::elu, x, alpha);
-  record(y, "elu", {x}, {x, y}, [alpha](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kElu, {x}, {x, y}, [alpha](Node& n, const Tensor& gy) -> TensorList {
     // x <= 0: d/dx alpha (e^x - 1) = y + alpha, through y so the second derivative follows.
     const Tensor positive = kernels::compare_scalar(Compare::gt, n.saved(0), 0.0);
     return {where(positive, gy, gy * (n.saved(1) + alpha))};
@@ -144,7 +162,7 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   check_floating("softplus", x);
   XGRAD_CHECK(beta != 0.0, "softplus: beta must be nonzero, got {}", beta);
   Tensor y = kernels::unary_param(UnaryParam::softplus, x, beta, threshold);
-  record(y, "softplus", {x}, {x}, [beta, threshold](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSoftplus, {x}, {x}, [beta, threshold](Node& n, const Tensor& gy) -> TensorList {
     // Linear (slope 1) where beta x > threshold, else sigmoid(beta x).
     const Tensor x = n.saved(0);
     const Tensor bx = x * beta;
@@ -165,7 +183,7 @@ Tensor clamp(const Tensor& x0, std::optional<double> min, std::optional<double> 
   auto integral = [](std::optional<double> v) { return !v || *v == std::floor(*v); };
   const Tensor x = x0.dtype() == int64 && !(integral(min) && integral(max)) ? to_dtype(x0, float32) : x0;
   Tensor y = kernels::unary_param(UnaryParam::clamp, x, lo, hi);
-  record(y, "clamp", {x}, {x}, [lo, hi](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kClamp, {x}, {x}, [lo, hi](Node& n, const Tensor& gy) -> TensorList {
     return {gy * kernels::unary_param(UnaryParam::in_range, n.saved(0), lo, hi)};
   });
   return y;
@@ -207,34 +225,29 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
         {"size-0 [0,2]", draw({0, 2}, d, domain)},
     };
   };
-  auto add_unary = [&](const char* name, const char* formula, Fn fn, Domain domain) {
-    r.push_back({.name = name,
-                 .arity = 1,
-                 .differentiable = {true},
-                 .formula = formula,
-                 .samples = [=](Dtype d) {
-                   std::vector<OpSample> out;
-                   for (auto& [desc, x] : unary_samples(d, domain))
-                     out.push_back({desc, {x}, [=](const TensorList& in) { return fn(in[0]); }});
-                   return out;
-                 }});
+  auto add_unary = [&](const OpDecl& op, Fn fn, Domain domain) {
+    r.push_back(declared(op, {.differentiable = {true},
+                              .samples = [=](Dtype d) {
+                                std::vector<OpSample> out;
+                                for (auto& [desc, x] : unary_samples(d, domain))
+                                  out.push_back({desc, {x}, [=](const TensorList& in) { return fn(in[0]); }});
+                                return out;
+                              }}));
   };
-  add_unary("neg", "dx = -dy", [](const Tensor& x) { return neg(x); }, Domain::any);
-  add_unary("exp", "dx = dy * y", [](const Tensor& x) { return exp(x); }, Domain::any);
-  add_unary("log", "dx = dy / x", [](const Tensor& x) { return log(x); }, Domain::positive);
-  add_unary("sqrt", "dx = dy / (2 y)", [](const Tensor& x) { return sqrt(x); }, Domain::positive);
-  add_unary("abs", "dx = dy * sign(x)", [](const Tensor& x) { return abs(x); }, Domain::away_from_zero);
-  add_unary("sign", "dx = 0", [](const Tensor& x) { return sign(x); }, Domain::away_from_zero);
-  add_unary("sin", "dx = dy * cos(x)", [](const Tensor& x) { return sin(x); }, Domain::any);
-  add_unary("cos", "dx = -dy * sin(x)", [](const Tensor& x) { return cos(x); }, Domain::any);
-  add_unary("tanh", "dx = dy * (1 - y^2)", [](const Tensor& x) { return tanh(x); }, Domain::any);
-  add_unary("sigmoid", "dx = dy * y * (1 - y)", [](const Tensor& x) { return sigmoid(x); }, Domain::any);
-  add_unary("relu", "dx = dy * (y > 0)", [](const Tensor& x) { return relu(x); }, Domain::away_from_zero);
+  add_unary(kNeg, [](const Tensor& x) { return neg(x); }, Domain::any);
+  add_unary(kExp, [](const Tensor& x) { return exp(x); }, Domain::any);
+  add_unary(kLog, [](const Tensor& x) { return log(x); }, Domain::positive);
+  add_unary(kSqrt, [](const Tensor& x) { return sqrt(x); }, Domain::positive);
+  add_unary(kAbs, [](const Tensor& x) { return abs(x); }, Domain::away_from_zero);
+  add_unary(kSign, [](const Tensor& x) { return sign(x); }, Domain::away_from_zero);
+  add_unary(kSin, [](const Tensor& x) { return sin(x); }, Domain::any);
+  add_unary(kCos, [](const Tensor& x) { return cos(x); }, Domain::any);
+  add_unary(kTanh, [](const Tensor& x) { return tanh(x); }, Domain::any);
+  add_unary(kSigmoid, [](const Tensor& x) { return sigmoid(x); }, Domain::any);
+  add_unary(kRelu, [](const Tensor& x) { return relu(x); }, Domain::away_from_zero);
 
-  r.push_back({.name = "leaky_relu",
-               .arity = 1,
+  r.push_back(declared(kLeakyRelu, {
                .differentiable = {true},
-               .formula = "dx = dy * (x > 0 ? 1 : negative_slope)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] default slope", {draw({3, 4}, d, Domain::away_from_zero)},
@@ -246,11 +259,9 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
                      {"size-0 [0,2]", {draw({0, 2}, d, Domain::away_from_zero)},
                       [](const TensorList& in) { return leaky_relu(in[0]); }},
                  };
-               }});
-  r.push_back({.name = "elu",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kElu, {
                .differentiable = {true},
-               .formula = "dx = dy * (x > 0 ? 1 : y + alpha)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] alpha 1", {draw({3, 4}, d, Domain::away_from_zero)},
@@ -260,11 +271,9 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
                      {"0-d alpha 2", {draw({}, d, Domain::away_from_zero)},
                       [](const TensorList& in) { return elu(in[0], 2.0); }},
                  };
-               }});
-  r.push_back({.name = "softplus",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kSoftplus, {
                .differentiable = {true},
-               .formula = "dx = dy * (beta x > threshold ? 1 : sigmoid(beta x))",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] defaults", {draw({3, 4}, d, Domain::any)},
@@ -277,11 +286,9 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
                      {"size-0 [0,2]", {draw({0, 2}, d, Domain::any)},
                       [](const TensorList& in) { return softplus(in[0]); }},
                  };
-               }});
-  r.push_back({.name = "clamp",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kClamp, {
                .differentiable = {true},
-               .formula = "dx = dy * (min <= x <= max)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] min -0.5 max 0.5", {away_from({3, 4}, d, {-0.5, 0.5})},
@@ -295,7 +302,7 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
                      {"size-0 [0,2]", {away_from({0, 2}, d, {0.0})},
                       [](const TensorList& in) { return clamp(in[0], 0.0, 1.0); }},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

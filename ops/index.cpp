@@ -9,6 +9,16 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+// (slice and narrow: index_internal.h, join.cpp records them too)
+constexpr OpDecl kSliceBackward{"slice_backward", 1, "dg = slice(g, dim, start::step) (linear in its input)"};
+constexpr OpDecl kIndexSelect{"index_select", 2, "dx = index_add(zeros(x.shape), dim, index, dy)"};
+constexpr OpDecl kIndexAdd{"index_add", 3, "dx = dy, dsource = index_select(dy, dim, index)"};
+constexpr OpDecl kGather{"gather", 2, "dx = scatter_add(zeros(x.shape), dim, index, dy)"};
+constexpr OpDecl kScatterAdd{"scatter_add", 3,
+    "dx = dy, dsrc = gather(dy, dim, index) (zero beyond the index's extent)"};
+
 namespace {
 
 void check_defined(const Tensor& t, const char* op, const char* what) {
@@ -36,10 +46,22 @@ Tensor zeros_for_edge(const Node& n, std::size_t i) {
 // The internal VJP of slicing: zeros of `shape` with `gy` written at start::step along `dim`.
 // Its own VJP slices again.
 Tensor slice_backward(const Tensor& gy, const Shape& shape, std::int64_t dim, std::int64_t start, std::int64_t step) {
+  // Reachable through the registry with any gradient: it must fit the slice it came from.
+  check_defined(gy, "slice_backward", "the gradient");
+  const auto rank = static_cast<std::int64_t>(shape.size());
+  bool fits = gy.dim() == rank && dim >= 0 && dim < rank && start >= 0 && step > 0;
+  for (std::int64_t i = 0; fits && i < rank; ++i)
+    fits = i == dim ? true : gy.size(i) == shape[static_cast<std::size_t>(i)];
+  if (fits && gy.numel() > 0) {
+    const std::int64_t n = shape[static_cast<std::size_t>(dim)], length = gy.size(dim);
+    fits = start < n && (length - 1) <= (n - 1 - start) / step;
+  }
+  XGRAD_CHECK(fits, "slice_backward: a gradient of shape {} does not fit a slice of {} along dim {} from {} by {}",
+              to_string(gy.shape()), to_string(shape), dim, start, step);
   Tensor y = kernels::slice_embed(gy, shape, dim, start, step);
   const std::int64_t length = gy.size(dim);
-  record(y, "slice_backward", {gy}, {}, [dim, start, step, length](Node&, const Tensor& ggy) -> TensorList {
-    return {detail::slice_recorded(ggy, dim, start, step, length, "slice")};
+  record(y, kSliceBackward, {gy}, {}, [dim, start, step, length](Node&, const Tensor& ggy) -> TensorList {
+    return {detail::slice_recorded(ggy, dim, start, step, length, detail::kSlice)};
   });
   return y;
 }
@@ -49,11 +71,11 @@ Tensor slice_backward(const Tensor& gy, const Shape& shape, std::int64_t dim, st
 namespace detail {
 
 Tensor slice_recorded(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t step, std::int64_t length,
-                      const char* name) {
+                      const OpDecl& op) {
   const bool whole = start == 0 && length == x.size(dim) && (step == 1 || length <= 1);
   // The whole dim shares storage: no copy, but still its own node.
   Tensor y = whole ? alias_with_shape(x, x.shape()) : kernels::slice_copy(x, dim, start, step, length);
-  record(y, name, {x}, {}, [dim, start, step, whole](Node& n, const Tensor& gy) -> TensorList {
+  record(y, op, {x}, {}, [dim, start, step, whole](Node& n, const Tensor& gy) -> TensorList {
     if (whole) return {gy};
     return {slice_backward(gy, n.next_edges()[0].shape, dim, start, step)};
   });
@@ -77,7 +99,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> star
   };
   const std::int64_t lo = bound(start, 0), hi = bound(stop, n);
   const std::int64_t length = hi > lo ? (hi - lo - 1) / step + 1 : 0;  // ceil, without overflow for a huge step
-  return detail::slice_recorded(x, d, lo, step, length, "slice");
+  return detail::slice_recorded(x, d, lo, step, length, detail::kSlice);
 }
 
 Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
@@ -91,7 +113,7 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
   XGRAD_CHECK(length >= 0 && length <= n - lo,
               "narrow: start {} + length {} exceeds dim {} of size {} (tensor of shape {})", lo, length, d, n,
               to_string(x.shape()));
-  return detail::slice_recorded(x, d, lo, 1, length, "narrow");
+  return detail::slice_recorded(x, d, lo, 1, length, detail::kNarrow);
 }
 
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
@@ -107,7 +129,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   check_index(index, x.size(d), d, "index_select", x.shape());
   const Tensor flat_index = index.dim() == 1 ? index : alias_with_shape(index, {1});
   Tensor y = kernels::index_select(x, d, flat_index);
-  record(y, "index_select", {x, flat_index}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kIndexSelect, {x, flat_index}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
     return {index_add(zeros_for_edge(n, 0), d, n.saved(0), gy), Tensor()};
   });
   return y;
@@ -136,7 +158,7 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
   check_index(index, x.size(d), d, "index_add", x.shape());
   const Tensor flat_index = index.dim() == 1 ? index : alias_with_shape(index, {1});
   Tensor y = kernels::index_add(x, d, flat_index, src);
-  record(y, "index_add", {x, flat_index, src}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kIndexAdd, {x, flat_index, src}, {flat_index}, [d](Node& n, const Tensor& gy) -> TensorList {
     return {n.needs_input_grad(0) ? gy : Tensor(), Tensor(),
             n.needs_input_grad(2) ? index_select(gy, d, n.saved(0)) : Tensor()};
   });
@@ -164,7 +186,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   check_gather_shapes(x, d, index, "gather");
   check_index(index, size_or_one(x, d), d, "gather", x.shape());
   Tensor y = kernels::gather(x, d, index);
-  record(y, "gather", {x, index}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kGather, {x, index}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
     return {scatter_add(zeros_for_edge(n, 0), d, n.saved(0), gy), Tensor()};
   });
   return y;
@@ -186,7 +208,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
                 to_string(index.shape()), to_string(src.shape()), e, index.size(e), src.size(e));
   check_index(index, size_or_one(x, d), d, "scatter_add", x.shape());
   Tensor y = kernels::scatter_add(x, d, index, src);
-  record(y, "scatter_add", {x, index, src}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kScatterAdd, {x, index, src}, {index}, [d](Node& n, const Tensor& gy) -> TensorList {
     Tensor dsrc;
     if (n.needs_input_grad(2)) {
       const Tensor index = n.saved(0);
@@ -214,10 +236,8 @@ Tensor long_tensor(const std::vector<std::int64_t>& values, const Shape& shape) 
 }  // namespace
 
 void register_index_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "slice",
-               .arity = 1,
+  r.push_back(declared(detail::kSlice, {
                .differentiable = {true},
-               .formula = "dx = zeros(x.shape) with dy written at start:stop:step",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[6,3] dim 0 [1:5]", {samples::input({6, 3}, d)},
@@ -235,11 +255,22 @@ void register_index_ops(std::vector<OpInfo>& r) {
                      {"[0,4] dim 1 [1:3]", {samples::input({0, 4}, d)},
                       [](const TensorList& in) { return slice(in[0], 1, 1, 3); }},
                  };
-               }});
-  r.push_back({.name = "narrow",
-               .arity = 1,
+               }}));
+  // Internal (the VJP of slicing), reachable through the registry and double backward.
+  r.push_back(declared(kSliceBackward, {
                .differentiable = {true},
-               .formula = "dx = pad of dy with zeros along dim",
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[2,3] into [5,3] dim 0 start 1 step 2", {samples::input({2, 3}, d)},
+                      [](const TensorList& in) { return slice_backward(in[0], {5, 3}, 0, 1, 2); }},
+                     {"[2,2,3] into [2,4,3] dim 1 start 2 step 1", {samples::input({2, 2, 3}, d)},
+                      [](const TensorList& in) { return slice_backward(in[0], {2, 4, 3}, 1, 2, 1); }},
+                     {"[3,0] into [3,4] dim 1 (empty)", {samples::input({3, 0}, d)},
+                      [](const TensorList& in) { return slice_backward(in[0], {3, 4}, 1, 0, 1); }},
+                 };
+               }}));
+  r.push_back(declared(detail::kNarrow, {
+               .differentiable = {true},
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[5,3] dim 0 start 1 length 3", {samples::input({5, 3}, d)},
@@ -251,11 +282,9 @@ void register_index_ops(std::vector<OpInfo>& r) {
                      {"[3,4] whole dim 0", {samples::input({3, 4}, d)},
                       [](const TensorList& in) { return narrow(in[0], 0, 0, 3); }},
                  };
-               }});
-  r.push_back({.name = "index_select",
-               .arity = 2,
+               }}));
+  r.push_back(declared(kIndexSelect, {
                .differentiable = {true, false},
-               .formula = "dx = index_add(zeros(x.shape), dim, index, dy)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[4,3] dim 0 repeated [2,0,2,3]", {samples::input({4, 3}, d), long_tensor({2, 0, 2, 3}, {4})},
@@ -269,11 +298,9 @@ void register_index_ops(std::vector<OpInfo>& r) {
                      {"0-d input", {samples::input({}, d), long_tensor({0}, {1})},
                       [](const TensorList& in) { return index_select(in[0], 0, in[1]); }},
                  };
-               }});
-  r.push_back({.name = "index_add",
-               .arity = 3,
+               }}));
+  r.push_back(declared(kIndexAdd, {
                .differentiable = {true, false, true},
-               .formula = "dx = dy, dsource = index_select(dy, dim, index)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[4,3] dim 0 repeated [1,3,1]",
@@ -288,11 +315,9 @@ void register_index_ops(std::vector<OpInfo>& r) {
                      {"[0,2] dim 1 [1]", {samples::input({0, 2}, d), long_tensor({1}, {1}), samples::input({0, 1}, d)},
                       [](const TensorList& in) { return index_add(in[0], 1, in[1], in[2]); }},
                  };
-               }});
-  r.push_back({.name = "gather",
-               .arity = 2,
+               }}));
+  r.push_back(declared(kGather, {
                .differentiable = {true, false},
-               .formula = "dx = scatter_add(zeros(x.shape), dim, index, dy)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] dim 1 repeated, index [3,3]",
@@ -309,11 +334,9 @@ void register_index_ops(std::vector<OpInfo>& r) {
                      {"[3,2] dim 0 empty index [0,2]", {samples::input({3, 2}, d), long_tensor({}, {0, 2})},
                       [](const TensorList& in) { return gather(in[0], 0, in[1]); }},
                  };
-               }});
-  r.push_back({.name = "scatter_add",
-               .arity = 3,
+               }}));
+  r.push_back(declared(kScatterAdd, {
                .differentiable = {true, false, true},
-               .formula = "dx = dy, dsrc = gather(dy, dim, index) (zero beyond the index's extent)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] dim 1 repeated, index [3,2]",
@@ -332,7 +355,7 @@ void register_index_ops(std::vector<OpInfo>& r) {
                       {samples::input({3, 2}, d), long_tensor({}, {0, 2}), samples::input({1, 2}, d)},
                       [](const TensorList& in) { return scatter_add(in[0], 0, in[1], in[2]); }},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -8,6 +8,14 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kCat{"cat", OpDecl::kVariadic, "dx_i = narrow(dy, dim, offset_i, x_i.size(dim))"};
+constexpr OpDecl kStack{"stack", OpDecl::kVariadic, "dx_i = select(dy, dim, i)"};
+constexpr OpDecl kSplit{"split", 1, "dx = cat(dy_pieces, dim)"};
+constexpr OpDecl kChunk{"chunk", 1, "dx = cat(dy_chunks, dim)"};
+constexpr OpDecl kPad{"pad", 1, "dx = pad(dy, -pad)"};
+
 namespace {
 
 // PyTorch's result dtype for a list: the widest kind present (int64 < float32 < float64).
@@ -32,13 +40,13 @@ void check_all_defined(const TensorList& ts, const char* op) {
 // PyTorch skips 1-D empty tensors in cat whatever the other shapes are (a legacy rule).
 bool skipped_in_cat(const Tensor& t) { return t.dim() == 1 && t.numel() == 0; }
 
-// Pieces of `x` along the wrapped dim `d` with the given sizes, each its own node named `name`.
-TensorList pieces(const Tensor& x, std::int64_t d, const std::vector<std::int64_t>& sizes, const char* name) {
+// Pieces of `x` along the wrapped dim `d` with the given sizes, each its own node of `op`.
+TensorList pieces(const Tensor& x, std::int64_t d, const std::vector<std::int64_t>& sizes, const OpDecl& op) {
   TensorList out;
   out.reserve(sizes.size());
   std::int64_t start = 0;
   for (auto size : sizes) {
-    out.push_back(detail::slice_recorded(x, d, start, 1, size, name));
+    out.push_back(detail::slice_recorded(x, d, start, 1, size, op));
     start += size;
   }
   return out;
@@ -96,14 +104,14 @@ Tensor cat(const TensorList& tensors0, std::int64_t dim) {
   }
   checked_bytes(out_shape, first.dtype(), "cat");
   Tensor y = kernels::concat(parts, d, out_shape);
-  record_list(y, "cat", tensors, {}, [d, starts](Node& n, const Tensor& gy) -> TensorList {
+  record_list(y, kCat, tensors, {}, [d, starts](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(starts.size());
     for (std::size_t i = 0; i < starts.size(); ++i) {
       if (!n.needs_input_grad(i)) continue;
       const Edge& e = n.next_edges()[i];
       grads[i] = starts[i] < 0 ? zeros(e.shape, {.dtype = e.dtype})
                                : detail::slice_recorded(gy, d, starts[i], 1, e.shape[static_cast<std::size_t>(d)],
-                                                        "narrow");
+                                                        detail::kNarrow);
     }
     return grads;
   });
@@ -127,11 +135,11 @@ Tensor stack(const TensorList& tensors0, std::int64_t dim) {
   out_shape[static_cast<std::size_t>(d)] = static_cast<std::int64_t>(tensors.size());
   checked_bytes(out_shape, tensors.front().dtype(), "stack");
   Tensor y = kernels::concat(units, d, out_shape);
-  record_list(y, "stack", tensors, {}, [d](Node& n, const Tensor& gy) -> TensorList {
+  record_list(y, kStack, tensors, {}, [d](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(n.next_edges().size());
     for (std::size_t i = 0; i < grads.size(); ++i)
       if (n.needs_input_grad(i))
-        grads[i] = reshape(detail::slice_recorded(gy, d, static_cast<std::int64_t>(i), 1, 1, "narrow"),
+        grads[i] = reshape(detail::slice_recorded(gy, d, static_cast<std::int64_t>(i), 1, 1, detail::kNarrow),
                            n.next_edges()[i].shape);
     return grads;
   });
@@ -150,7 +158,7 @@ TensorList split(const Tensor& x, std::int64_t split_size, std::int64_t dim) {
   check_piece_count(count, "split", x, d);
   std::vector<std::int64_t> sizes;
   for (std::int64_t i = 0; i < count; ++i) sizes.push_back(std::min(split_size, n - i * split_size));
-  return pieces(x, d, sizes, "split");
+  return pieces(x, d, sizes, kSplit);
 }
 
 TensorList split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim) {
@@ -164,7 +172,7 @@ TensorList split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::i
   }
   XGRAD_CHECK(total == x.size(d), "split: split sizes {} sum to {} but dim {} of the input of shape {} has size {}",
               to_string(Shape(sizes)), total, d, to_string(x.shape()), x.size(d));
-  return pieces(x, d, sizes, "split");
+  return pieces(x, d, sizes, kSplit);
 }
 
 TensorList chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
@@ -183,7 +191,7 @@ TensorList chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
       if (n - start <= size) break;
     }
   }
-  return pieces(x, d, sizes, "chunk");
+  return pieces(x, d, sizes, kChunk);
 }
 
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad_amounts, double value) {
@@ -212,18 +220,16 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pad_amounts, double
   Tensor y = kernels::pad_copy(x, out_shape, before, value);
   std::vector<std::int64_t> undo(pad_amounts.size());
   for (std::size_t i = 0; i < undo.size(); ++i) undo[i] = -pad_amounts[i];
-  record(y, "pad", {x}, {}, [undo](Node&, const Tensor& gy) -> TensorList { return {pad(gy, undo, 0.0)}; });
+  record(y, kPad, {x}, {}, [undo](Node&, const Tensor& gy) -> TensorList { return {pad(gy, undo, 0.0)}; });
   return y;
 }
 
 // ---------------------------------------------------------------- registry
 
 void register_join_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "cat",
+  r.push_back(declared(kCat, {
                .arity = 3,
-               .variadic = true,
                .differentiable = {true, true, true},
-               .formula = "dx_i = narrow(dy, dim, offset_i, x_i.size(dim))",
                .samples = [](Dtype d) {
                  using samples::input;
                  auto cat3 = [](std::int64_t dim) {
@@ -236,12 +242,10 @@ void register_join_ops(std::vector<OpInfo>& r) {
                      {"[3] [2] [0] dim 0", {input({3}, d), input({2}, d), input({0}, d)}, cat3(0)},
                      {"[2,2] [0] (skipped) [2,1] dim 1", {input({2, 2}, d), input({0}, d), input({2, 1}, d)}, cat3(1)},
                  };
-               }});
-  r.push_back({.name = "stack",
+               }}));
+  r.push_back(declared(kStack, {
                .arity = 3,
-               .variadic = true,
                .differentiable = {true, true, true},
-               .formula = "dx_i = select(dy, dim, i)",
                .samples = [](Dtype d) {
                  using samples::input;
                  return std::vector<OpSample>{
@@ -254,7 +258,7 @@ void register_join_ops(std::vector<OpInfo>& r) {
                      {"3 x [0,2] dim 0", {input({0, 2}, d), input({0, 2}, d), input({0, 2}, d)},
                       [](const TensorList& in) { return stack(in, 0); }},
                  };
-               }});
+               }}));
   // One piece of a split; a sample's call can be given any input, which may split into fewer.
   auto piece = [](const char* op, const TensorList& pieces, std::size_t i) {
     XGRAD_CHECK(i < pieces.size(), "{}: this sample takes piece {}, but its input splits into {} pieces", op, i,
@@ -266,10 +270,8 @@ void register_join_ops(std::vector<OpInfo>& r) {
     TensorList rev(ps.rbegin(), ps.rend());
     return cat(rev, dim);
   };
-  r.push_back({.name = "split",
-               .arity = 1,
+  r.push_back(declared(kSplit, {
                .differentiable = {true},
-               .formula = "dx = cat(dy_pieces, dim)",
                .samples = [rejoin, piece](Dtype d) {
                  return std::vector<OpSample>{
                      {"[5,2] size 2 dim 0 -> 2,2,1", {samples::input({5, 2}, d)},
@@ -281,11 +283,9 @@ void register_join_ops(std::vector<OpInfo>& r) {
                      {"[2,5] size 2 dim 1, second piece only", {samples::input({2, 5}, d)},
                       [piece](const TensorList& in) { return piece("split", split(in[0], 2, 1), 1); }},
                  };
-               }});
-  r.push_back({.name = "chunk",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kChunk, {
                .differentiable = {true},
-               .formula = "dx = cat(dy_chunks, dim)",
                .samples = [rejoin, piece](Dtype d) {
                  return std::vector<OpSample>{
                      {"[5,2] 3 chunks dim 0 -> 2,2,1", {samples::input({5, 2}, d)},
@@ -295,11 +295,9 @@ void register_join_ops(std::vector<OpInfo>& r) {
                      {"[1,3] 2 chunks dim 0 -> one", {samples::input({1, 3}, d)},
                       [piece](const TensorList& in) { return piece("chunk", chunk(in[0], 2, 0), 0); }},
                  };
-               }});
-  r.push_back({.name = "pad",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kPad, {
                .differentiable = {true},
-               .formula = "dx = pad(dy, -pad)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3] last dim (1,2) value 0.5", {samples::input({2, 3}, d)},
@@ -314,7 +312,7 @@ void register_join_ops(std::vector<OpInfo>& r) {
                       [](const TensorList& in) { return pad(in[0], {1, 1, 1, 0}); }},
                      {"0-d no pads", {samples::input({}, d)}, [](const TensorList& in) { return pad(in[0], {}); }},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

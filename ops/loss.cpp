@@ -13,6 +13,18 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kMultiMarginLoss{"multi_margin_loss", 2,
+    "ds_j = w_y p h_j^(p-1) / C for violating j != y; ds_y = -sum_j ds_j"};
+constexpr OpDecl kSvmLoss{"svm_loss", 2, "ds_j = 1 for violating j != y; ds_y = -(number of violating j)"};
+constexpr OpDecl kMseLoss{"mse_loss", 2, "dx = 2 (x - t) dy; dt = -dx"};
+constexpr OpDecl kL1Loss{"l1_loss", 2, "dx = sign(x - t) dy; dt = -dx"};
+constexpr OpDecl kBinaryCrossEntropyWithLogits{"binary_cross_entropy_with_logits", 4,
+    "dx = w ((1 - t) - c sigmoid(-x)), c = 1 + (pw - 1) t; dt = w ((pw - 1) softplus(-x) - x); "
+    "dw = loss / w; dpw = w t softplus(-x)"};
+constexpr OpDecl kHingeEmbeddingLoss{"hinge_embedding_loss", 2, "dx = dy ([t != -1] - [t != 1][x < margin])"};
+
 namespace {
 
 const char* reduction_name(Reduction r) {
@@ -66,7 +78,7 @@ Dtype loss_dtype(const char* op, const Tensor& input, const Tensor& target) {
 // ---- multiclass margin losses
 
 struct MarginArgs {
-  const char* op;
+  const OpDecl& decl;
   std::int64_t p;
   double margin;
   bool divide_by_classes;  // multi_margin_loss divides by C, svm_loss does not
@@ -74,7 +86,7 @@ struct MarginArgs {
 
 Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& target, const Tensor& weight0,
                    Reduction reduction) {
-  const char* op = a.op;
+  const char* op = a.decl.name;
   check_defined(op, {{scores, "scores"}, {target, "target"}});
   XGRAD_CHECK(is_floating(scores.dtype()), "{}: expects floating scores, got {} (shape {})", op,
               dtype_name(scores.dtype()), to_string(scores.shape()));
@@ -127,7 +139,7 @@ Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& targ
   const Shape rows{n, 1}, matrix{n, classes};
   const std::int64_t p = a.p;
   const double margin = a.margin;
-  record(out, op, {scores, target}, {scores, m.active, coef_t, one_hot, target},
+  record(out, a.decl, {scores, target}, {scores, m.active, coef_t, one_hot, target},
          [reduction, n, rows, matrix, p, margin](Node& nd, const Tensor& gy) -> TensorList {
            // Per sample: dL/ds_j = c h_j' for violating j != y; dL/ds_y = -(sum of those).
            const Tensor active = nd.saved(1), coef = nd.saved(2), one_hot = nd.saved(3);
@@ -160,11 +172,11 @@ Tensor margin_loss(const MarginArgs& a, const Tensor& scores, const Tensor& targ
 
 Tensor multi_margin_loss(const Tensor& scores, const Tensor& target, std::int64_t p, double margin,
                          const Tensor& weight, Reduction reduction) {
-  return margin_loss({"multi_margin_loss", p, margin, true}, scores, target, weight, reduction);
+  return margin_loss({kMultiMarginLoss, p, margin, true}, scores, target, weight, reduction);
 }
 
 Tensor svm_loss(const Tensor& scores, const Tensor& target, double margin, Reduction reduction) {
-  return margin_loss({"svm_loss", 1, margin, false}, scores, target, Tensor(), reduction);
+  return margin_loss({kSvmLoss, 1, margin, false}, scores, target, Tensor(), reduction);
 }
 
 // ---- regression losses
@@ -172,8 +184,9 @@ Tensor svm_loss(const Tensor& scores, const Tensor& target, double margin, Reduc
 namespace {
 
 // mse_loss and l1_loss: per element (x - t)^2 or |x - t| with broadcasting.
-Tensor regression_loss(const char* op, bool squared, const Tensor& input0, const Tensor& target0,
+Tensor regression_loss(const OpDecl& decl, bool squared, const Tensor& input0, const Tensor& target0,
                        Reduction reduction) {
+  const char* op = decl.name;
   const Dtype d = loss_dtype(op, input0, target0);
   const Tensor x = to_dtype(input0, d), t = to_dtype(target0, d);
   const Shape shape = broadcast_shapes(x.shape(), t.shape(), op);
@@ -190,7 +203,7 @@ Tensor regression_loss(const char* op, bool squared, const Tensor& input0, const
     const Tensor diff = x - t;
     out = reduce_losses(squared ? diff * diff : abs(diff), reduction);
   }
-  record(out, op, {x, t}, {x, t}, [squared, reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
+  record(out, decl, {x, t}, {x, t}, [squared, reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
     if (fused && !is_grad_enabled() && gy.dtype() == n.saved(0).dtype()) {  // plain backward: one fused pass
       Tensor dx, dt;
       kernels::regression_backward(n.saved(0), n.saved(1), squared, gy, grad_scale(reduction, count),
@@ -208,18 +221,18 @@ Tensor regression_loss(const char* op, bool squared, const Tensor& input0, const
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  return regression_loss("mse_loss", true, input, target, reduction);
+  return regression_loss(kMseLoss, true, input, target, reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  return regression_loss("l1_loss", false, input, target, reduction);
+  return regression_loss(kL1Loss, false, input, target, reduction);
 }
 
 // ---- binary cross entropy with logits
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& target0, const Tensor& weight0,
                                         Reduction reduction, const Tensor& pos_weight0) {
-  const char* op = "binary_cross_entropy_with_logits";
+  const char* op = kBinaryCrossEntropyWithLogits.name;
   const Dtype d = loss_dtype(op, logits0, target0);
   XGRAD_CHECK(logits0.shape() == target0.shape(), "{}: target size {} must be the same as input size {}", op,
               to_string(target0.shape()), to_string(logits0.shape()));
@@ -258,7 +271,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& tar
     if (w.defined()) l = l * w;
     out = reduce_losses(l, reduction);
   }
-  record(out, op, {x, t, w, pw}, {x, t, w, pw}, [reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
+  record(out, kBinaryCrossEntropyWithLogits, {x, t, w, pw}, {x, t, w, pw}, [reduction, count, fused](Node& n, const Tensor& gy) -> TensorList {
     const Tensor x = n.saved(0), t = n.saved(1), w = n.saved(2), pw = n.saved(3);
     if (fused && !is_grad_enabled() && gy.dtype() == x.dtype()) {  // plain backward: one fused pass
       Tensor dx, dt, dw, dpw;
@@ -285,7 +298,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits0, const Tensor& tar
 // ---- hinge embedding loss
 
 Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin, Reduction reduction) {
-  const char* op = "hinge_embedding_loss";
+  const char* op = kHingeEmbeddingLoss.name;
   check_defined(op, {{input, "input"}, {target, "target"}});
   XGRAD_CHECK(is_floating(input.dtype()), "{}: expects a floating input, got {} (shape {})", op,
               dtype_name(input.dtype()), to_string(input.shape()));
@@ -300,7 +313,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
     out = reduce_losses(where(self_mask, input, zero) + where(margin_mask, relu(margin - input), zero), reduction);
   }
   const std::int64_t count = numel_of(shape);
-  record(out, op, {input, target}, {input, self_mask, margin_mask},
+  record(out, kHingeEmbeddingLoss, {input, target}, {input, self_mask, margin_mask},
          [reduction, count, margin](Node& n, const Tensor& gy) -> TensorList {
            // dx = [t != -1] - [t != 1][margin - x > 0]: piecewise constant.
            const Tensor x = n.saved(0).detach();
@@ -336,11 +349,8 @@ void register_loss_ops(std::vector<OpInfo>& r) {
     return tensor(y, Shape{static_cast<std::int64_t>(y.size())});
   };
 
-  auto add_margin = [&](const char* name, const char* formula, bool multi) {
-    r.push_back({.name = name,
-                 .arity = 2,
-                 .differentiable = {true, false},
-                 .formula = formula,
+  auto add_margin = [&](const OpDecl& op, bool multi) {
+    r.push_back(declared(op, {.differentiable = {true, false},
                  .samples = [=](Dtype dt) {
                    std::vector<OpSample> out;
                    const std::vector<std::int64_t> y = {2, 0, 3};
@@ -372,18 +382,15 @@ void register_loss_ops(std::vector<OpInfo>& r) {
                                       }});
                    }
                    return out;
-                 }});
+                 }}));
   };
-  add_margin("multi_margin_loss", "ds_j = w_y p h_j^(p-1) / C for violating j != y; ds_y = -sum_j ds_j", true);
-  add_margin("svm_loss", "ds_j = 1 for violating j != y; ds_y = -(number of violating j)", false);
+  add_margin(kMultiMarginLoss, true);
+  add_margin(kSvmLoss, false);
 
   // Regression losses: same shapes, broadcasting both ways, 0-d; l1 keeps |x - t| >= 0.1.
-  auto add_regression = [&](const char* name, const char* formula, Tensor (*fn)(const Tensor&, const Tensor&, Reduction),
+  auto add_regression = [&](const OpDecl& op, Tensor (*fn)(const Tensor&, const Tensor&, Reduction),
                             bool away) {
-    r.push_back({.name = name,
-                 .arity = 2,
-                 .differentiable = {true, true},
-                 .formula = formula,
+    r.push_back(declared(op, {.differentiable = {true, true},
                  .samples = [=](Dtype dt) {
                    // For l1, x on the grid 0.2 k and t on 0.2 k + 0.1: |x - t| >= 0.1 under any broadcast.
                    auto on_grid = [dt](const Shape& s, double offset) {
@@ -407,16 +414,13 @@ void register_loss_ops(std::vector<OpInfo>& r) {
                    out.push_back({"[0,3] empty, sum", pair({0, 3}, {0, 3}),
                                   [=](const TensorList& in) { return fn(in[0], in[1], Reduction::sum); }});
                    return out;
-                 }});
+                 }}));
   };
-  add_regression("mse_loss", "dx = 2 (x - t) dy; dt = -dx", mse_loss, false);
-  add_regression("l1_loss", "dx = sign(x - t) dy; dt = -dx", l1_loss, true);
+  add_regression(kMseLoss, mse_loss, false);
+  add_regression(kL1Loss, l1_loss, true);
 
-  r.push_back({.name = "binary_cross_entropy_with_logits",
-               .arity = 4,
+  r.push_back(declared(kBinaryCrossEntropyWithLogits, {
                .differentiable = {true, true, true, true},
-               .formula = "dx = w ((1 - t) - c sigmoid(-x)), c = 1 + (pw - 1) t; dt = w ((pw - 1) softplus(-x) - x); "
-                          "dw = loss / w; dpw = w t softplus(-x)",
                .samples = [reductions](Dtype dt) {
                  auto logits = [dt](const Shape& s) { return input(s, dt, -3.0, 3.0); };
                  auto target = [dt](const Shape& s) { return input(s, dt, 0.0, 1.0); };
@@ -440,12 +444,10 @@ void register_loss_ops(std::vector<OpInfo>& r) {
                                 call(Reduction::sum)});
                  out.push_back({"0-d, mean", {logits({}), target({}), Tensor(), Tensor()}, call(Reduction::mean)});
                  return out;
-               }});
+               }}));
 
-  r.push_back({.name = "hinge_embedding_loss",
-               .arity = 2,
+  r.push_back(declared(kHingeEmbeddingLoss, {
                .differentiable = {true, false},
-               .formula = "dx = dy ([t != -1] - [t != 1][x < margin])",
                .samples = [reductions](Dtype dt) {
                  // Inputs on the grid 0.2 k + 0.1: never within 0.1 of the margin 1 or 0.5.
                  auto x = [dt](const Shape& s) {
@@ -469,7 +471,7 @@ void register_loss_ops(std::vector<OpInfo>& r) {
                  out.push_back({"0-d", {x({}), signs({})},
                                 [](const TensorList& in) { return hinge_embedding_loss(in[0], in[1]); }});
                  return out;
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -5,6 +5,13 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kMatmul{"matmul", 2, "da = sum_to(dy b^T), db = sum_to(a^T dy) (1-D operands get a size-1 dim)"};
+constexpr OpDecl kMatmulTransposed{"matmul_transposed", 2,
+    "op(a) op(b): dop(a) = sum_to(dy op(b)^T), dop(b) = sum_to(op(a)^T dy)"};
+constexpr OpDecl kLinear{"linear", 3, "dx = dy W, dW = sum over rows of dy^T x, db = sum_to(dy, b.shape)"};
+
 namespace {
 
 Shape batch_dims(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
@@ -50,8 +57,7 @@ Tensor product(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   XGRAD_CHECK(a.dtype() == b.dtype(), "matmul: internal dtype mismatch {} vs {}", dtype_name(a.dtype()),
               dtype_name(b.dtype()));
   Tensor y = kernels::batched_gemm(a, ta, b, tb, "matmul");
-  const char* name = (ta || tb) ? "matmul_transposed" : "matmul";
-  record(y, name, {a, b}, {a, b}, [ta, tb](Node& n, const Tensor& gy) -> TensorList {
+  record(y, (ta || tb) ? kMatmulTransposed : kMatmul, {a, b}, {a, b}, [ta, tb](Node& n, const Tensor& gy) -> TensorList {
     const Tensor a = n.saved(0), b = n.saved(1);
     Tensor ga, gb;
     // Y = op(A) op(B): dop(A) = dY op(B)^T, dop(B) = op(A)^T dY, written so each is one
@@ -141,10 +147,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 void register_matmul_ops(std::vector<OpInfo>& r) {
   using samples::input;
-  r.push_back({.name = "matmul",
-               .arity = 2,
+  r.push_back(declared(kMatmul, {
                .differentiable = {true, true},
-               .formula = "da = sum_to(dy b^T), db = sum_to(a^T dy) (1-D operands get a size-1 dim)",
                .samples = [](Dtype d) {
                  auto mm = [](const TensorList& in) { return matmul(in[0], in[1]); };
                  return std::vector<OpSample>{
@@ -162,11 +166,9 @@ void register_matmul_ops(std::vector<OpInfo>& r) {
                      {"K = 0 [2,0] x [0,3]", {input({2, 0}, d), input({0, 3}, d)}, mm},
                      {"empty batch [0,2,3] x [3,2]", {input({0, 2, 3}, d), input({3, 2}, d)}, mm},
                  };
-               }});
-  r.push_back({.name = "matmul_transposed",
-               .arity = 2,
+               }}));
+  r.push_back(declared(kMatmulTransposed, {
                .differentiable = {true, true},
-               .formula = "op(a) op(b): dop(a) = sum_to(dy op(b)^T), dop(b) = sum_to(op(a)^T dy)",
                .samples = [](Dtype d) {
                  auto mt = [](bool ta, bool tb) {
                    return [=](const TensorList& in) { return matmul_transposed(in[0], ta, in[1], tb); };
@@ -180,11 +182,9 @@ void register_matmul_ops(std::vector<OpInfo>& r) {
                       mt(true, false)},
                      {"a^T b^T [3,2]^T x [2,4,3]^T", {input({3, 2}, d), input({2, 4, 3}, d)}, mt(true, true)},
                  };
-               }});
-  r.push_back({.name = "linear",
-               .arity = 3,
+               }}));
+  r.push_back(declared(kLinear, {
                .differentiable = {true, true, true},
-               .formula = "dx = dy W, dW = sum over rows of dy^T x, db = sum_to(dy, b.shape)",
                .samples = [](Dtype d) {
                  auto lin = [](const TensorList& in) { return linear(in[0], in[1], in[2]); };
                  return std::vector<OpSample>{
@@ -195,7 +195,7 @@ void register_matmul_ops(std::vector<OpInfo>& r) {
                      {"3-D x [2,2,3], W [4,3], no bias", {input({2, 2, 3}, d), input({4, 3}, d), Tensor()}, lin},
                      {"x [0,3] (empty batch), bias [2]", {input({0, 3}, d), input({2, 3}, d), input({2}, d)}, lin},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -10,6 +10,14 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kBatchNorm{"batch_norm", 5,
+    "training: dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)), dw = sum(dy xhat), db = sum(dy); "
+    "eval: dx = dy w / sqrt(running_var + eps)"};
+constexpr OpDecl kLayerNorm{"layer_norm", 3,
+    "dx = invstd (g - mean(g) - xhat mean(g xhat)), g = dy w; dw = sum(dy xhat); db = sum(dy)"};
+
 namespace {
 
 Tensor float64_tensor(const std::vector<double>& v) {
@@ -110,7 +118,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Shape channel_shape(static_cast<std::size_t>(x.dim()), 1);
   channel_shape[1] = channels;
   if (training) {
-    record(y, "batch_norm", {x, running_mean, running_var, weight, bias}, {x, weight, float64_tensor(mu), float64_tensor(invstd)},
+    record(y, kBatchNorm, {x, running_mean, running_var, weight, bias}, {x, weight, float64_tensor(mu), float64_tensor(invstd)},
            [batch, channels, spatial, dims, channel_shape, eps](Node& n, const Tensor& gy) -> TensorList {
              const Tensor x = n.saved(0), w = n.saved(1);
              if (!is_grad_enabled()) {  // plain backward: the fused kernel
@@ -132,7 +140,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     // tensors may change later).
     const Tensor mean_c = to_dtype(float64_tensor(mu), x.dtype());
     const Tensor invstd_c = to_dtype(float64_tensor(invstd), x.dtype());
-    record(y, "batch_norm", {x, running_mean, running_var, weight, bias}, {x, weight, mean_c, invstd_c},
+    record(y, kBatchNorm, {x, running_mean, running_var, weight, bias}, {x, weight, mean_c, invstd_c},
            [dims, channel_shape](Node& n, const Tensor& gy) -> TensorList {
              const Tensor w = n.saved(1), invstd = reshape(n.saved(3), channel_shape);
              Tensor dx, dw, db;
@@ -173,7 +181,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
   Dims dims, leading;  // the normalised dims and the others
   for (std::int64_t i = 0; i < x.dim(); ++i) (i < x.dim() - k ? leading : dims).push_back(i);
-  record(f.y, "layer_norm", {x, weight, bias}, {x, weight, f.mean, f.invstd},
+  record(f.y, kLayerNorm, {x, weight, bias}, {x, weight, f.mean, f.invstd},
          [rows, d, dims, leading, eps](Node& n, const Tensor& gy) -> TensorList {
            const Tensor x = n.saved(0), w = n.saved(1);
            if (!is_grad_enabled()) {  // plain backward: the fused kernel
@@ -200,12 +208,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 void register_normalization_ops(std::vector<OpInfo>& r) {
   using samples::constant;
   using samples::input;
-  r.push_back(
-      {.name = "batch_norm",
-       .arity = 5,
+  r.push_back(declared(kBatchNorm, {
        .differentiable = {true, false, false, true, true},
-       .formula = "training: dx = w invstd (dy - mean(dy) - xhat mean(dy xhat)), dw = sum(dy xhat), db = sum(dy); "
-                  "eval: dx = dy w / sqrt(running_var + eps)",
        .samples = [](Dtype dt) {
          // Running statistics are copied inside the call: the op updates them in place.
          auto copy = [](const Tensor& t) { return t.defined() ? t + 0.0 : Tensor(); };
@@ -233,11 +237,9 @@ void register_normalization_ops(std::vector<OpInfo>& r) {
              {"[2,2,3] eval, bias only", {input({2, 2, 3}, dt), running_mean(2), running_var(2), Tensor(), input({2}, dt)},
               call(false)},
          };
-       }});
-  r.push_back({.name = "layer_norm",
-               .arity = 3,
+       }}));
+  r.push_back(declared(kLayerNorm, {
                .differentiable = {true, true, true},
-               .formula = "dx = invstd (g - mean(g) - xhat mean(g xhat)), g = dy w; dw = sum(dy xhat); db = sum(dy)",
                .samples = [](Dtype dt) {
                  auto call = [](Shape normalized) {
                    return [normalized](const TensorList& in) { return layer_norm(in[0], normalized, in[1], in[2]); };
@@ -253,7 +255,7 @@ void register_normalization_ops(std::vector<OpInfo>& r) {
                      {"[2,1,3] over [1,3], bias only", {input({2, 1, 3}, dt), Tensor(), input({1, 3}, dt)},
                       call({1, 3})},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -15,6 +15,28 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kMaxPool2d{"max_pool2d", 1,
+    "dx = zeros(x.shape) with dy added at the argmax of each window (first max on ties)"};
+constexpr OpDecl kMaxPool2dWithIndices{"max_pool2d_with_indices", 1,
+    "dx = zeros(x.shape) with dy added at the returned indices"};
+constexpr OpDecl kMaxPool1d{"max_pool1d", 1,
+    "dx = zeros(x.shape) with dy added at the argmax of each window (first max on ties)"};
+constexpr OpDecl kAvgPool2d{"avg_pool2d", 1, "dx = dy / divisor spread over each window"};
+constexpr OpDecl kAvgPool1d{"avg_pool1d", 1, "dx = dy / divisor spread over each window"};
+constexpr OpDecl kAdaptiveAvgPool2d{"adaptive_avg_pool2d", 1,
+    "dx = dy / window size spread over each adaptive window"};
+constexpr OpDecl kAdaptiveAvgPool1d{"adaptive_avg_pool1d", 1,
+    "dx = dy / window size spread over each adaptive window"};
+constexpr OpDecl kMaxPoolBackward{"max_pool_backward", 2,
+    "d(gy) = ggx gathered at the saved indices (max_pool_gather)"};
+constexpr OpDecl kMaxPoolGather{"max_pool_gather", 2,
+    "dg = zeros(g.shape) with dy added at the saved indices (max_pool_backward)"};
+constexpr OpDecl kAvgPoolBackward{"avg_pool_backward", 1, "d(gy) = avg_pool(ggx) with the same arguments"};
+constexpr OpDecl kAdaptiveAvgPoolBackward{"adaptive_avg_pool_backward", 1,
+    "d(gy) = adaptive_avg_pool(ggx) with the same output size"};
+
 namespace {
 
 using kernels::PoolWindows;
@@ -183,13 +205,13 @@ Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows
 // The VJP of max pooling: gy added into zeros of in_shape at the saved indices. Its VJP gathers.
 Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWindows& w, const Shape& in_shape,
                          int spatial) {
-  const char* op = "max_pool_backward";
+  const char* op = kMaxPoolBackward.name;
   check_planned_shape(op, in_shape, w, spatial, "the input");
   const Shape out_shape = pooled_shape(in_shape, spatial, w.out_h, w.out_w);
   check_internal_tensor(op, gy, "grad_output", out_shape);
   check_indices(op, indices, out_shape);
   Tensor gx = kernels::max_pool_scatter(gy, indices, w, in_shape);
-  record(gx, op, {gy, indices}, {indices}, [w, spatial](Node& n, const Tensor& ggx) -> TensorList {
+  record(gx, kMaxPoolBackward, {gy, indices}, {indices}, [w, spatial](Node& n, const Tensor& ggx) -> TensorList {
     return {max_pool_gather(ggx, n.saved(0), w, spatial), Tensor()};
   });
   return gx;
@@ -197,24 +219,24 @@ Tensor max_pool_backward(const Tensor& gy, const Tensor& indices, const PoolWind
 
 // g read at the saved indices (max pooling with the maxima already known). Its VJP scatters.
 Tensor max_pool_gather(const Tensor& g, const Tensor& indices, const PoolWindows& w, int spatial) {
-  const char* op = "max_pool_gather";
+  const char* op = kMaxPoolGather.name;
   check_defined(op, {{g, "input"}});
   check_planned_shape(op, g.shape(), w, spatial, "input");
   check_internal_tensor(op, g, "input", g.shape());
   check_indices(op, indices, pooled_shape(g.shape(), spatial, w.out_h, w.out_w));
   Tensor y = kernels::max_pool_take(g, indices, w);
   const Shape in_shape = g.shape();
-  record(y, op, {g, indices}, {indices}, [w, in_shape, spatial](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kMaxPoolGather, {g, indices}, {indices}, [w, in_shape, spatial](Node& n, const Tensor& gy) -> TensorList {
     return {max_pool_backward(gy, n.saved(0), w, in_shape, spatial), Tensor()};
   });
   return y;
 }
 
-std::pair<Tensor, Tensor> max_pool_recorded(const Tensor& x, const PoolSpec& s, const char* name) {
+std::pair<Tensor, Tensor> max_pool_recorded(const Tensor& x, const PoolSpec& s, const OpDecl& op) {
   check_pool_input(x, s.spatial, s.op);
   const PoolWindows w = plan_windows(x.shape(), s);
   auto [y, indices] = kernels::max_pool_forward(x, w, pooled_shape(x.shape(), s.spatial, w.out_h, w.out_w));
-  record(y, name, {x}, {indices}, [w, spatial = s.spatial](Node& n, const Tensor& gy) -> TensorList {
+  record(y, op, {x}, {indices}, [w, spatial = s.spatial](Node& n, const Tensor& gy) -> TensorList {
     return {max_pool_backward(gy, n.saved(0), w, n.next_edges()[0].shape, spatial)};
   });
   return {y, indices};
@@ -233,7 +255,7 @@ Tensor avg_pool_backward(const Tensor& gy, const PoolWindows& w, const AvgOption
 Tensor avg_pool_recorded(const Tensor& x, const PoolWindows& w, const AvgOptions& a) {
   Tensor y = kernels::avg_pool_forward(x, w, a.count_include_pad, a.divisor_override,
                                        pooled_shape(x.shape(), a.spatial, w.out_h, w.out_w));
-  record(y, a.spatial == 1 ? "avg_pool1d" : "avg_pool2d", {x}, {}, [w, a](Node& n, const Tensor& gy) -> TensorList {
+  record(y, a.spatial == 1 ? kAvgPool1d : kAvgPool2d, {x}, {}, [w, a](Node& n, const Tensor& gy) -> TensorList {
     return {avg_pool_backward(gy, w, a, n.next_edges()[0].shape)};
   });
   return y;
@@ -242,10 +264,10 @@ Tensor avg_pool_recorded(const Tensor& x, const PoolWindows& w, const AvgOptions
 // The VJP of average pooling: each gy / divisor spread over its window. It is linear, and its
 // adjoint is the average pooling again.
 Tensor avg_pool_backward(const Tensor& gy, const PoolWindows& w, const AvgOptions& a, const Shape& in_shape) {
-  check_planned_shape("avg_pool_backward", in_shape, w, a.spatial, "the input");
-  check_internal_tensor("avg_pool_backward", gy, "grad_output", pooled_shape(in_shape, a.spatial, w.out_h, w.out_w));
+  check_planned_shape(kAvgPoolBackward.name, in_shape, w, a.spatial, "the input");
+  check_internal_tensor(kAvgPoolBackward.name, gy, "grad_output", pooled_shape(in_shape, a.spatial, w.out_h, w.out_w));
   Tensor gx = kernels::avg_pool_backward(gy, w, a.count_include_pad, a.divisor_override, in_shape);
-  record(gx, "avg_pool_backward", {gy}, {}, [w, a](Node&, const Tensor& ggx) -> TensorList {
+  record(gx, kAvgPoolBackward, {gy}, {}, [w, a](Node&, const Tensor& ggx) -> TensorList {
     return {avg_pool_recorded(ggx, w, a)};
   });
   return gx;
@@ -265,7 +287,7 @@ Tensor adaptive_backward(const Tensor& gy, const PoolWindows& w, int spatial, co
 
 Tensor adaptive_recorded(const Tensor& x, const PoolWindows& w, int spatial) {
   Tensor y = kernels::adaptive_avg_pool_forward(x, w, pooled_shape(x.shape(), spatial, w.out_h, w.out_w));
-  record(y, spatial == 1 ? "adaptive_avg_pool1d" : "adaptive_avg_pool2d", {x}, {},
+  record(y, spatial == 1 ? kAdaptiveAvgPool1d : kAdaptiveAvgPool2d, {x}, {},
          [w, spatial](Node& n, const Tensor& gy) -> TensorList {
            return {adaptive_backward(gy, w, spatial, n.next_edges()[0].shape)};
          });
@@ -273,11 +295,11 @@ Tensor adaptive_recorded(const Tensor& x, const PoolWindows& w, int spatial) {
 }
 
 Tensor adaptive_backward(const Tensor& gy, const PoolWindows& w, int spatial, const Shape& in_shape) {
-  check_planned_shape("adaptive_avg_pool_backward", in_shape, w, spatial, "the input");
-  check_internal_tensor("adaptive_avg_pool_backward", gy, "grad_output",
+  check_planned_shape(kAdaptiveAvgPoolBackward.name, in_shape, w, spatial, "the input");
+  check_internal_tensor(kAdaptiveAvgPoolBackward.name, gy, "grad_output",
                         pooled_shape(in_shape, spatial, w.out_h, w.out_w));
   Tensor gx = kernels::adaptive_avg_pool_backward(gy, w, in_shape);
-  record(gx, "adaptive_avg_pool_backward", {gy}, {}, [w, spatial](Node&, const Tensor& ggx) -> TensorList {
+  record(gx, kAdaptiveAvgPoolBackward, {gy}, {}, [w, spatial](Node&, const Tensor& ggx) -> TensorList {
     return {adaptive_recorded(ggx, w, spatial)};
   });
   return gx;
@@ -302,40 +324,40 @@ PoolWindows plan_adaptive(const Tensor& x, int spatial, Int2 out, const char* op
 
 Tensor max_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::int64_t> stride, std::int64_t padding,
                   std::int64_t dilation, bool ceil_mode) {
-  return max_pool_recorded(x, spec_1d("max_pool1d", kernel_size, stride, padding, dilation, ceil_mode), "max_pool1d")
+  return max_pool_recorded(x, spec_1d(kMaxPool1d.name, kernel_size, stride, padding, dilation, ceil_mode), kMaxPool1d)
       .first;
 }
 
 Tensor max_pool2d(const Tensor& x, Int2 kernel_size, std::optional<Int2> stride, Int2 padding, Int2 dilation,
                   bool ceil_mode) {
-  return max_pool_recorded(x, spec_2d("max_pool2d", kernel_size, stride, padding, dilation, ceil_mode), "max_pool2d")
+  return max_pool_recorded(x, spec_2d(kMaxPool2d.name, kernel_size, stride, padding, dilation, ceil_mode), kMaxPool2d)
       .first;
 }
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Int2 kernel_size, std::optional<Int2> stride,
                                                   Int2 padding, Int2 dilation, bool ceil_mode) {
-  return max_pool_recorded(x, spec_2d("max_pool2d_with_indices", kernel_size, stride, padding, dilation, ceil_mode),
-                           "max_pool2d_with_indices");
+  return max_pool_recorded(x, spec_2d(kMaxPool2dWithIndices.name, kernel_size, stride, padding, dilation, ceil_mode),
+                           kMaxPool2dWithIndices);
 }
 
 Tensor avg_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::int64_t> stride, std::int64_t padding,
                   bool ceil_mode, bool count_include_pad) {
-  return avg_pool_checked(x, spec_1d("avg_pool1d", kernel_size, stride, padding, 1, ceil_mode), count_include_pad,
+  return avg_pool_checked(x, spec_1d(kAvgPool1d.name, kernel_size, stride, padding, 1, ceil_mode), count_include_pad,
                           std::nullopt);
 }
 
 Tensor avg_pool2d(const Tensor& x, Int2 kernel_size, std::optional<Int2> stride, Int2 padding, bool ceil_mode,
                   bool count_include_pad, std::optional<std::int64_t> divisor_override) {
-  return avg_pool_checked(x, spec_2d("avg_pool2d", kernel_size, stride, padding, 1, ceil_mode), count_include_pad,
+  return avg_pool_checked(x, spec_2d(kAvgPool2d.name, kernel_size, stride, padding, 1, ceil_mode), count_include_pad,
                           divisor_override);
 }
 
 Tensor adaptive_avg_pool1d(const Tensor& x, std::int64_t output_size) {
-  return adaptive_recorded(x, plan_adaptive(x, 1, Int2(1, output_size), "adaptive_avg_pool1d"), 1);
+  return adaptive_recorded(x, plan_adaptive(x, 1, Int2(1, output_size), kAdaptiveAvgPool1d.name), 1);
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
-  return adaptive_recorded(x, plan_adaptive(x, 2, output_size, "adaptive_avg_pool2d"), 2);
+  return adaptive_recorded(x, plan_adaptive(x, 2, output_size, kAdaptiveAvgPool2d.name), 2);
 }
 
 // ---- registry
@@ -403,10 +425,8 @@ std::vector<AvgCase> avg_internal_cases() {
 }  // namespace
 
 void register_pool_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "max_pool2d",
-               .arity = 1,
+  r.push_back(declared(kMaxPool2d, {
                .differentiable = {true},
-               .formula = "dx = zeros(x.shape) with dy added at the argmax of each window (first max on ties)",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return distinct_values(s, d); };
                  return std::vector<OpSample>{
@@ -429,11 +449,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[0,2,4,4] empty batch", x({0, 2, 4, 4}),
                          [](const TensorList& in) { return max_pool2d(in[0], 2); }),
                  };
-               }});
-  r.push_back({.name = "max_pool2d_with_indices",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kMaxPool2dWithIndices, {
                .differentiable = {true},
-               .formula = "dx = zeros(x.shape) with dy added at the returned indices",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return distinct_values(s, d); };
                  return std::vector<OpSample>{
@@ -442,11 +460,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[1,1,5,5] kernel 3 stride 1 padding 1", x({1, 1, 5, 5}),
                          [](const TensorList& in) { return max_pool2d_with_indices(in[0], 3, 1, 1).first; }),
                  };
-               }});
-  r.push_back({.name = "max_pool1d",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kMaxPool1d, {
                .differentiable = {true},
-               .formula = "dx = zeros(x.shape) with dy added at the argmax of each window (first max on ties)",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return distinct_values(s, d); };
                  return std::vector<OpSample>{
@@ -461,11 +477,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[3,8] unbatched kernel 2 stride 1", x({3, 8}),
                          [](const TensorList& in) { return max_pool1d(in[0], 2, 1); }),
                  };
-               }});
-  r.push_back({.name = "avg_pool2d",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAvgPool2d, {
                .differentiable = {true},
-               .formula = "dx = dy / divisor spread over each window",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d); };
                  return std::vector<OpSample>{
@@ -486,11 +500,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[0,2,4,4] empty batch", x({0, 2, 4, 4}),
                          [](const TensorList& in) { return avg_pool2d(in[0], 2); }),
                  };
-               }});
-  r.push_back({.name = "avg_pool1d",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAvgPool1d, {
                .differentiable = {true},
-               .formula = "dx = dy / divisor spread over each window",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d); };
                  return std::vector<OpSample>{
@@ -505,11 +517,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[3,8] unbatched kernel 2 stride 1", x({3, 8}),
                          [](const TensorList& in) { return avg_pool1d(in[0], 2, 1); }),
                  };
-               }});
-  r.push_back({.name = "adaptive_avg_pool2d",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAdaptiveAvgPool2d, {
                .differentiable = {true},
-               .formula = "dx = dy / window size spread over each adaptive window",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d); };
                  return std::vector<OpSample>{
@@ -522,11 +532,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[2,3,5] unbatched -> 1 (global)", x({2, 3, 5}),
                          [](const TensorList& in) { return adaptive_avg_pool2d(in[0], 1); }),
                  };
-               }});
-  r.push_back({.name = "adaptive_avg_pool1d",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAdaptiveAvgPool1d, {
                .differentiable = {true},
-               .formula = "dx = dy / window size spread over each adaptive window",
                .samples = [](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d); };
                  return std::vector<OpSample>{
@@ -537,13 +545,11 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                      one("[1,2,7] -> 7 (identity)", x({1, 2, 7}),
                          [](const TensorList& in) { return adaptive_avg_pool1d(in[0], 7); }),
                  };
-               }});
+               }}));
 
   // Internal ops: the VJPs above, checked on their own (their VJPs are each other or the forward).
-  r.push_back({.name = "max_pool_backward",
-               .arity = 2,
+  r.push_back(declared(kMaxPoolBackward, {
                .differentiable = {true, false},
-               .formula = "d(gy) = ggx gathered at the saved indices (max_pool_gather)",
                .samples = [](Dtype d) {
                  std::vector<OpSample> out;
                  for (const MaxCase& c : max_internal_cases()) {
@@ -556,11 +562,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                                   }});
                  }
                  return out;
-               }});
-  r.push_back({.name = "max_pool_gather",
-               .arity = 2,
+               }}));
+  r.push_back(declared(kMaxPoolGather, {
                .differentiable = {true, false},
-               .formula = "dg = zeros(g.shape) with dy added at the saved indices (max_pool_backward)",
                .samples = [](Dtype d) {
                  std::vector<OpSample> out;
                  for (const MaxCase& c : max_internal_cases()) {
@@ -570,11 +574,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                                   [w, spatial](const TensorList& in) { return max_pool_gather(in[0], in[1], w, spatial); }});
                  }
                  return out;
-               }});
-  r.push_back({.name = "avg_pool_backward",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAvgPoolBackward, {
                .differentiable = {true},
-               .formula = "d(gy) = avg_pool(ggx) with the same arguments",
                .samples = [](Dtype d) {
                  std::vector<OpSample> out;
                  for (const AvgCase& c : avg_internal_cases()) {
@@ -588,11 +590,9 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                                      }));
                  }
                  return out;
-               }});
-  r.push_back({.name = "adaptive_avg_pool_backward",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kAdaptiveAvgPoolBackward, {
                .differentiable = {true},
-               .formula = "d(gy) = adaptive_avg_pool(ggx) with the same output size",
                .samples = [](Dtype d) {
                  struct Case {
                    const char* description;
@@ -616,7 +616,7 @@ void register_pool_ops(std::vector<OpInfo>& r) {
                                      }));
                  }
                  return out;
-               }});
+               }}));
 }
 
 }  // namespace xgrad

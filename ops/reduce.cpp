@@ -9,6 +9,17 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kSum{"sum", 1, "dx = expand(dy, x.shape)"};
+constexpr OpDecl kMean{"mean", 1, "dx = expand(dy, x.shape) / count"};
+constexpr OpDecl kProd{"prod", 1, "dx = dy * prod(x) / x (zeros: dy * product of the other elements)"};
+constexpr OpDecl kMax{"max", 1, "max(x): dx = dy * (x == y) / count(x == y); max(x, dim): dy to argmax"};
+constexpr OpDecl kMin{"min", 1, "min(x): dx = dy * (x == y) / count(x == y); min(x, dim): dy to argmin"};
+constexpr OpDecl kVar{"var", 1, "dx = dy * 2 (x - mean(x)) / (N - correction)"};
+constexpr OpDecl kStd{"std", 1, "dx = dy * (x - mean(x)) / ((N - correction) * y)"};
+constexpr OpDecl kLogsumexp{"logsumexp", 1, "dx = dy * exp(x - y)"};
+
 namespace {
 // Wraps, sorts and de-duplicates dims; an empty list means every dim.
 Dims normalize_dims(const Dims& dims, std::int64_t ndim, const char* op) {
@@ -54,7 +65,7 @@ Tensor sum(const Tensor& x, const Dims& dims0, bool keepdim) {
   const Dims dims = normalize_dims(dims0, x.dim(), "sum");
   Tensor y = kernels::sum_dims(x, dims, keepdim);
   const Shape kept = kept_shape(x.shape(), dims);
-  record(y, "sum", {x}, {}, [kept](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kSum, {x}, {}, [kept](Node& n, const Tensor& gy) -> TensorList {
     return {expand(reshape(gy, kept), n.next_edges()[0].shape)};
   });
   return y;
@@ -117,7 +128,7 @@ Tensor prod_impl(const Tensor& x, const Dims& dims, bool keepdim) {
   const Shape kept = kept_shape(x.shape(), dims);
   const bool all = static_cast<std::int64_t>(dims.size()) == x.dim();
   const std::int64_t dim = all ? 0 : dims[0];
-  record(y, "prod", {x}, {x, y}, [kept, all, dim](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kProd, {x}, {x, y}, [kept, all, dim](Node& n, const Tensor& gy) -> TensorList {
     const Tensor x = n.saved(0);
     const Tensor g = reshape(gy, kept);
     if (kernels::count_equal(x, 0.0) == 0) return {div(mul(g, reshape(n.saved(1), kept)), x)};
@@ -141,14 +152,15 @@ Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
 // ---- max / min
 
 namespace {
-Tensor extreme_all_op(const Tensor& x, bool largest, const char* name) {
+Tensor extreme_all_op(const Tensor& x, bool largest, const OpDecl& decl) {
+  const char* name = decl.name;
   check_defined(name, {{x, "input"}});
   XGRAD_CHECK(x.numel() > 0,
               "{}(): Expected reduction dim to be specified for input.numel() == 0 (input shape {}); "
               "pass a dim",
               name, to_string(x.shape()));
   Tensor y = kernels::extreme_all(x, largest);
-  record(y, name, {x}, {x, y}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, decl, {x}, {x, y}, [](Node& n, const Tensor& gy) -> TensorList {
     // Tied extremes share the gradient evenly, as PyTorch's max() does.
     const Tensor x = n.saved(0), y = n.saved(1);
     const Tensor mask = kernels::equal_mask(x, y, x.dtype());
@@ -158,7 +170,8 @@ Tensor extreme_all_op(const Tensor& x, bool largest, const char* name) {
   return y;
 }
 
-Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const char* name) {
+Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool largest, const OpDecl& decl) {
+  const char* name = decl.name;
   check_defined(name, {{x, "input"}});
   const std::int64_t dim = wrap_dim(dim0, x.dim(), name);
   XGRAD_CHECK(x.dim() == 0 || x.size(dim) != 0,
@@ -167,7 +180,7 @@ Tensor extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool lar
   auto [values, indices] = kernels::extreme_dim(x, dim, keepdim, largest);
   const Shape kept = x.dim() == 0 ? Shape{} : kept_shape(x.shape(), {dim});
   const Tensor kept_indices = alias_with_shape(indices, kept);
-  record(values, name, {x}, {kept_indices}, [dim, kept](Node& n, const Tensor& gy) -> TensorList {
+  record(values, decl, {x}, {kept_indices}, [dim, kept](Node& n, const Tensor& gy) -> TensorList {
     // The whole gradient goes to the selected index: a one-hot mask along dim, so the gradient
     // of this gradient (w.r.t. gy) is the matching gather.
     const Edge& in = n.next_edges()[0];
@@ -196,10 +209,10 @@ Tensor arg_extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool
 }
 }  // namespace
 
-Tensor max(const Tensor& x) { return extreme_all_op(x, true, "max"); }
-Tensor min(const Tensor& x) { return extreme_all_op(x, false, "min"); }
-Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, true, "max"); }
-Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, false, "min"); }
+Tensor max(const Tensor& x) { return extreme_all_op(x, true, kMax); }
+Tensor min(const Tensor& x) { return extreme_all_op(x, false, kMin); }
+Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, true, kMax); }
+Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, false, kMin); }
 Tensor argmax(const Tensor& x) { return arg_extreme_all_op(x, true, "argmax"); }
 Tensor argmin(const Tensor& x) { return arg_extreme_all_op(x, false, "argmin"); }
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
@@ -213,7 +226,8 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
 
 namespace {
 Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, bool keepdim, bool take_sqrt,
-                const char* name) {
+                const OpDecl& decl) {
+  const char* name = decl.name;
   check_defined(name, {{x, "input"}});
   XGRAD_CHECK(is_floating(x.dtype()), "{}: expects a floating tensor, got {} (input shape {})", name,
               dtype_name(x.dtype()), to_string(x.shape()));
@@ -223,7 +237,7 @@ Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, boo
   // In double: count - correction overflows int64 for an extreme correction.
   const double divisor =
       std::max(0.0, static_cast<double>(reduced_count(x.shape(), dims)) - static_cast<double>(correction));
-  record(y, name, {x}, {x, y}, [dims, kept, divisor, take_sqrt](Node& n, const Tensor& gy) -> TensorList {
+  record(y, decl, {x}, {x, y}, [dims, kept, divisor, take_sqrt](Node& n, const Tensor& gy) -> TensorList {
     // var: dx = dy * 2 (x - mean) / divisor; std: the same divided by 2 std.
     const Tensor x = n.saved(0);
     Tensor g = reshape(gy, kept);
@@ -236,11 +250,11 @@ Tensor var_impl(const Tensor& x, const Dims& dims0, std::int64_t correction, boo
 }  // namespace
 
 Tensor var(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
-  return var_impl(x, dims, correction, keepdim, false, "var");
+  return var_impl(x, dims, correction, keepdim, false, kVar);
 }
 
 Tensor std(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
-  return var_impl(x, dims, correction, keepdim, true, "std");
+  return var_impl(x, dims, correction, keepdim, true, kStd);
 }
 
 // ---- logsumexp
@@ -252,7 +266,7 @@ Tensor logsumexp(const Tensor& x, const Dims& dims0, bool keepdim) {
   const Dims dims = normalize_dims(dims0, x.dim(), "logsumexp");
   Tensor y = kernels::logsumexp_dims(x, dims, keepdim);
   const Shape kept = kept_shape(x.shape(), dims);
-  record(y, "logsumexp", {x}, {x, y}, [kept](Node& n, const Tensor& gy) -> TensorList {
+  record(y, kLogsumexp, {x}, {x, y}, [kept](Node& n, const Tensor& gy) -> TensorList {
     // dx = dy * softmax(x) = dy * exp(x - y)
     return {mul(reshape(gy, kept), exp(sub(n.saved(0), reshape(n.saved(1), kept))))};
   });
@@ -260,10 +274,8 @@ Tensor logsumexp(const Tensor& x, const Dims& dims0, bool keepdim) {
 }
 
 void register_reduce_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "sum",
-               .arity = 1,
+  r.push_back(declared(kSum, {
                .differentiable = {true},
-               .formula = "dx = expand(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] all", {samples::input({3, 4}, d)}, [](const TensorList& in) { return sum(in[0]); }},
@@ -275,27 +287,23 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                      {"[0,3] dim 0", {samples::input({0, 3}, d)},
                       [](const TensorList& in) { return sum(in[0], {0}); }},
                  };
-               }});
-  r.push_back({.name = "mean",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kMean, {
                .differentiable = {true},
-               .formula = "dx = expand(dy, x.shape) / count",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] all", {samples::input({3, 4}, d)}, [](const TensorList& in) { return mean(in[0]); }},
                      {"[2,3,4] dim 1 keepdim", {samples::input({2, 3, 4}, d)},
                       [](const TensorList& in) { return mean(in[0], {1}, true); }},
                  };
-               }});
+               }}));
 
   using Call = std::function<Tensor(const TensorList&)>;
   // One sample per (description, input, call).
   auto one = [](std::string desc, Tensor x, Call call) { return OpSample{std::move(desc), {std::move(x)}, call}; };
 
-  r.push_back({.name = "prod",
-               .arity = 1,
+  r.push_back(declared(kProd, {
                .differentiable = {true},
-               .formula = "dx = dy * prod(x) / x (zeros: dy * product of the other elements)",
                .samples = [one](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::away_from_zero(s, d, 0.5, 1.5); };
                  return std::vector<OpSample>{
@@ -310,15 +318,12 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                          [](const TensorList& in) { return prod(in[0], 0); }),
                      one("[2,0] dim 0", x({2, 0}), [](const TensorList& in) { return prod(in[0], 0); }),
                  };
-               }});
+               }}));
 
   // max and min share samples: distinct values (a unique extreme per slice, margin 0.2).
-  auto add_extreme = [&](const char* name, Tensor (*all)(const Tensor&),
-                         Tensor (*along)(const Tensor&, std::int64_t, bool), const char* formula) {
-    r.push_back({.name = name,
-                 .arity = 1,
-                 .differentiable = {true},
-                 .formula = formula,
+  auto add_extreme = [&](const OpDecl& op, Tensor (*all)(const Tensor&),
+                         Tensor (*along)(const Tensor&, std::int64_t, bool)) {
+    r.push_back(declared(op, {.differentiable = {true},
                  .samples = [=](Dtype d) {
                    auto x = [d](const Shape& s) { return distinct_values(s, d, 0.2); };
                    return std::vector<OpSample>{
@@ -333,18 +338,14 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                        one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
                            [=](const TensorList& in) { return along(in[0], 1, false); }),
                    };
-                 }});
+                 }}));
   };
-  add_extreme("max", max, max, "max(x): dx = dy * (x == y) / count(x == y); max(x, dim): dy to argmax");
-  add_extreme("min", min, min, "min(x): dx = dy * (x == y) / count(x == y); min(x, dim): dy to argmin");
+  add_extreme(kMax, max, max);
+  add_extreme(kMin, min, min);
 
   // var and std: distinct values keep every slice's spread (and std) well away from 0.
-  auto add_spread = [&](const char* name,
-                        Tensor (*fn)(const Tensor&, const Dims&, std::int64_t, bool), const char* formula) {
-    r.push_back({.name = name,
-                 .arity = 1,
-                 .differentiable = {true},
-                 .formula = formula,
+  auto add_spread = [&](const OpDecl& op, Tensor (*fn)(const Tensor&, const Dims&, std::int64_t, bool)) {
+    r.push_back(declared(op, {.differentiable = {true},
                  .samples = [=](Dtype d) {
                    auto x = [d](const Shape& s) { return distinct_values(s, d, 0.2); };
                    return std::vector<OpSample>{
@@ -360,15 +361,13 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                        one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
                            [=](const TensorList& in) { return fn(in[0], {1}, 1, false); }),
                    };
-                 }});
+                 }}));
   };
-  add_spread("var", var, "dx = dy * 2 (x - mean(x)) / (N - correction)");
-  add_spread("std", std, "dx = dy * (x - mean(x)) / ((N - correction) * y)");
+  add_spread(kVar, var);
+  add_spread(kStd, std);
 
-  r.push_back({.name = "logsumexp",
-               .arity = 1,
+  r.push_back(declared(kLogsumexp, {
                .differentiable = {true},
-               .formula = "dx = dy * exp(x - y)",
                .samples = [one](Dtype d) {
                  auto x = [d](const Shape& s) { return samples::input(s, d, -2.0, 2.0); };
                  return std::vector<OpSample>{
@@ -382,7 +381,7 @@ void register_reduce_ops(std::vector<OpInfo>& r) {
                      one("[0,3] dim 1 (empty kept dim)", x({0, 3}),
                          [](const TensorList& in) { return logsumexp(in[0], {1}); }),
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

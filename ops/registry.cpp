@@ -24,6 +24,17 @@ void checked_calls(OpInfo& op) {
 }
 }  // namespace
 
+OpInfo declared(const OpDecl& op, OpInfo entry) {
+  XGRAD_CHECK(entry.name.empty() && entry.formula.empty(),
+              "declared({}): the entry names itself '{}'; its name and formula come from the declaration",
+              op.name, entry.name);
+  entry.name = op.name;
+  entry.formula = op.formula;
+  entry.variadic = op.arity == OpDecl::kVariadic;
+  if (!entry.variadic) entry.arity = op.arity;
+  return entry;
+}
+
 // An explicit list rather than self-registering statics, which a static link would drop.
 const std::vector<OpInfo>& registered_ops() {
   static const std::vector<OpInfo> registry = [] {

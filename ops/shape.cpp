@@ -8,6 +8,13 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kPermute{"permute", 1, "dx = permute(dy, inverse(perm))"};
+constexpr OpDecl kFlatten{"flatten", 1, "dx = reshape(dy, x.shape)"};
+constexpr OpDecl kSqueeze{"squeeze", 1, "dx = reshape(dy, x.shape)"};
+constexpr OpDecl kUnsqueeze{"unsqueeze", 1, "dx = reshape(dy, x.shape)"};
+
 Tensor permute(const Tensor& x, const Dims& dims) {
   check_defined("permute", {{x, "input"}});
   const std::int64_t n = x.dim();
@@ -27,7 +34,7 @@ Tensor permute(const Tensor& x, const Dims& dims) {
   for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<std::int64_t>(i);
   if (identity) return x;
   Tensor y = kernels::permute_copy(x, perm);
-  record(y, "permute", {x}, {}, [inverse](Node&, const Tensor& gy) -> TensorList { return {permute(gy, inverse)}; });
+  record(y, kPermute, {x}, {}, [inverse](Node&, const Tensor& gy) -> TensorList { return {permute(gy, inverse)}; });
   return y;
 }
 
@@ -44,9 +51,9 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
 
 namespace {
 // A reshape recorded under the op's own name: same storage, no copy.
-Tensor relabel(const Tensor& x, const Shape& shape, const char* name) {
+Tensor relabel(const Tensor& x, const Shape& shape, const OpDecl& op) {
   Tensor y = alias_with_shape(x, shape);
-  record(y, name, {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+  record(y, op, {x}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reshape(gy, n.next_edges()[0].shape)};
   });
   return y;
@@ -59,7 +66,7 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
   const std::int64_t start = wrap_dim(start_dim, n, "flatten"), end = wrap_dim(end_dim, n, "flatten");
   XGRAD_CHECK(start <= end, "flatten: start_dim {} comes after end_dim {} (tensor of shape {})", start_dim, end_dim,
               to_string(x.shape()));
-  if (n == 0) return relabel(x, {1}, "flatten");  // a 0-d tensor flattens to one element, as in PyTorch
+  if (n == 0) return relabel(x, {1}, kFlatten);  // a 0-d tensor flattens to one element, as in PyTorch
   Shape out;
   std::int64_t merged = 1;
   for (std::int64_t d = 0; d < n; ++d) {
@@ -71,7 +78,7 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
       if (d == end) out.push_back(merged);
     }
   }
-  return relabel(x, out, "flatten");
+  return relabel(x, out, kFlatten);
 }
 
 Tensor squeeze(const Tensor& x) {
@@ -79,7 +86,7 @@ Tensor squeeze(const Tensor& x) {
   Shape out;
   for (auto size : x.shape())
     if (size != 1) out.push_back(size);
-  return relabel(x, out, "squeeze");
+  return relabel(x, out, kSqueeze);
 }
 
 Tensor squeeze(const Tensor& x, std::int64_t dim) {
@@ -87,7 +94,7 @@ Tensor squeeze(const Tensor& x, std::int64_t dim) {
   const std::int64_t d = wrap_dim(dim, x.dim(), "squeeze");
   Shape out = x.shape();
   if (x.dim() > 0 && out[static_cast<std::size_t>(d)] == 1) out.erase(static_cast<std::size_t>(d));  // else a no-op
-  return relabel(x, out, "squeeze");
+  return relabel(x, out, kSqueeze);
 }
 
 Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
@@ -95,14 +102,12 @@ Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
   const std::int64_t d = wrap_dim(dim, x.dim() + 1, "unsqueeze");  // the new dim may go after the last one
   Shape out = x.shape();
   out.insert(static_cast<std::size_t>(d), 1);
-  return relabel(x, out, "unsqueeze");
+  return relabel(x, out, kUnsqueeze);
 }
 
 void register_shape_ops(std::vector<OpInfo>& r) {
-  r.push_back({.name = "permute",
-               .arity = 1,
+  r.push_back(declared(kPermute, {
                .differentiable = {true},
-               .formula = "dx = permute(dy, inverse(perm))",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3,4] (2,0,1)", {samples::input({2, 3, 4}, d)},
@@ -112,11 +117,9 @@ void register_shape_ops(std::vector<OpInfo>& r) {
                      {"[2,0,3] negative dims (-1,-3,-2)", {samples::input({2, 0, 3}, d)},
                       [](const TensorList& in) { return permute(in[0], {-1, -3, -2}); }},
                  };
-               }});
-  r.push_back({.name = "flatten",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kFlatten, {
                .differentiable = {true},
-               .formula = "dx = reshape(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[2,3,4] all", {samples::input({2, 3, 4}, d)},
@@ -127,11 +130,9 @@ void register_shape_ops(std::vector<OpInfo>& r) {
                      {"[2,0,3] dims 0..1", {samples::input({2, 0, 3}, d)},
                       [](const TensorList& in) { return flatten(in[0], 0, 1); }},
                  };
-               }});
-  r.push_back({.name = "squeeze",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kSqueeze, {
                .differentiable = {true},
-               .formula = "dx = reshape(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[1,3,1,2] all", {samples::input({1, 3, 1, 2}, d)},
@@ -144,11 +145,9 @@ void register_shape_ops(std::vector<OpInfo>& r) {
                      {"[1,0,1] all", {samples::input({1, 0, 1}, d)},
                       [](const TensorList& in) { return squeeze(in[0]); }},
                  };
-               }});
-  r.push_back({.name = "unsqueeze",
-               .arity = 1,
+               }}));
+  r.push_back(declared(kUnsqueeze, {
                .differentiable = {true},
-               .formula = "dx = reshape(dy, x.shape)",
                .samples = [](Dtype d) {
                  return std::vector<OpSample>{
                      {"[3,4] dim 1", {samples::input({3, 4}, d)},
@@ -159,7 +158,7 @@ void register_shape_ops(std::vector<OpInfo>& r) {
                      {"[0,2] dim 2", {samples::input({0, 2}, d)},
                       [](const TensorList& in) { return unsqueeze(in[0], 2); }},
                  };
-               }});
+               }}));
 }
 
 }  // namespace xgrad

@@ -7,6 +7,15 @@
 
 namespace xgrad {
 
+// The ops this file defines, each declared once: record() names their nodes with these and
+// the registry entries below take name, arity and formula from them.
+constexpr OpDecl kSoftmax{"softmax", 1, "dx = y * (dy - sum(dy * y, dim))"};
+constexpr OpDecl kLogSoftmax{"log_softmax", 1, "dx = dy - exp(y) * sum(dy, dim)"};
+constexpr OpDecl kSoftmaxBackward{"softmax_backward", 2,
+    "d(gy) = y * (g - sum(g * y)); d(y) = g * (gy - sum(gy * y)) - gy * sum(g * y)"};
+constexpr OpDecl kLogSoftmaxBackward{"log_softmax_backward", 2,
+    "d(gy) = g - sum(g * exp(y)); d(y) = -g * exp(y) * sum(gy)"};
+
 namespace {
 
 std::int64_t softmax_dim(const Tensor& x, std::int64_t dim, const char* op) {
@@ -19,7 +28,8 @@ std::int64_t softmax_dim(const Tensor& x, std::int64_t dim, const char* op) {
 // The backward ops, given a wrapped dim. softmax: dx = y (gy - sum(gy y)); log_softmax:
 // dx = gy - exp(y) sum(gy).
 Tensor softmax_backward_op(const Tensor& gy, const Tensor& y, std::int64_t dim, bool log) {
-  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+  const OpDecl& decl = log ? kLogSoftmaxBackward : kSoftmaxBackward;
+  const char* name = decl.name;
   check_defined(name, {{gy, "grad_output"}, {y, "output"}});
   XGRAD_CHECK(is_floating(y.dtype()), "{}: the output must be floating, got {} (shape {})", name,
               dtype_name(y.dtype()), to_string(y.shape()));
@@ -31,7 +41,7 @@ Tensor softmax_backward_op(const Tensor& gy, const Tensor& y, std::int64_t dim, 
   // only for 0-d (sum of everything = that element).
   const Dims along = y.dim() == 0 ? Dims{} : Dims{dim};
   if (log) {
-    record(dx, name, {gy, y}, {gy, y}, [along](Node& n, const Tensor& g) -> TensorList {
+    record(dx, decl, {gy, y}, {gy, y}, [along](Node& n, const Tensor& g) -> TensorList {
       // d/dgy = g - sum(g exp(y)); d/dy = -g exp(y) sum(gy)
       const Tensor gy = n.saved(0), y = n.saved(1);
       const Tensor ey = exp(y);
@@ -41,7 +51,7 @@ Tensor softmax_backward_op(const Tensor& gy, const Tensor& y, std::int64_t dim, 
       return {ggy, gyy};
     });
   } else {
-    record(dx, name, {gy, y}, {gy, y}, [dim, along](Node& n, const Tensor& g) -> TensorList {
+    record(dx, decl, {gy, y}, {gy, y}, [dim, along](Node& n, const Tensor& g) -> TensorList {
       // d/dgy = y (g - sum(g y)) (this op again); d/dy = g (gy - sum(gy y)) - gy sum(g y)
       const Tensor gy = n.saved(0), y = n.saved(1);
       Tensor ggy, gyy;
@@ -55,10 +65,10 @@ Tensor softmax_backward_op(const Tensor& gy, const Tensor& y, std::int64_t dim, 
 }
 
 Tensor softmax_impl(const Tensor& x, std::int64_t dim0, bool log) {
-  const char* name = log ? "log_softmax" : "softmax";
-  const std::int64_t dim = softmax_dim(x, dim0, name);
+  const OpDecl& decl = log ? kLogSoftmax : kSoftmax;
+  const std::int64_t dim = softmax_dim(x, dim0, decl.name);
   Tensor y = kernels::softmax_forward(x, kernels::layout_along(x.shape(), dim), log);
-  record(y, name, {x}, {y}, [dim, log](Node& n, const Tensor& gy) -> TensorList {
+  record(y, decl, {x}, {y}, [dim, log](Node& n, const Tensor& gy) -> TensorList {
     return {softmax_backward_op(gy, n.saved(0), dim, log)};
   });
   return y;
@@ -93,16 +103,12 @@ void register_softmax_ops(std::vector<OpInfo>& r) {
       };
     };
   };
-  r.push_back({.name = "softmax",
-               .arity = 1,
+  r.push_back(declared(kSoftmax, {
                .differentiable = {true},
-               .formula = "dx = y * (dy - sum(dy * y, dim))",
-               .samples = forward_samples(softmax)});
-  r.push_back({.name = "log_softmax",
-               .arity = 1,
+               .samples = forward_samples(softmax)}));
+  r.push_back(declared(kLogSoftmax, {
                .differentiable = {true},
-               .formula = "dx = dy - exp(y) * sum(dy, dim)",
-               .samples = forward_samples(log_softmax)});
+               .samples = forward_samples(log_softmax)}));
 
   // The backward ops take (gy, y): y any values (the formulas are polynomial in y and gy).
   auto backward_samples = [](bool log) {
@@ -110,7 +116,7 @@ void register_softmax_ops(std::vector<OpInfo>& r) {
       auto in = [d](const Shape& s) { return TensorList{samples::input(s, d), samples::input(s, d, 0.1, 0.9)}; };
       auto call = [log](std::int64_t dim) {
         return [log, dim](const TensorList& t) {
-          const char* name = log ? "log_softmax_backward" : "softmax_backward";
+          const char* name = (log ? kLogSoftmaxBackward : kSoftmaxBackward).name;
           check_defined(name, {{t[1], "output"}});
           return softmax_backward_op(t[0], t[1], wrap_dim(dim, t[1].dim(), name), log);
         };
@@ -125,16 +131,12 @@ void register_softmax_ops(std::vector<OpInfo>& r) {
       };
     };
   };
-  r.push_back({.name = "softmax_backward",
-               .arity = 2,
+  r.push_back(declared(kSoftmaxBackward, {
                .differentiable = {true, true},
-               .formula = "d(gy) = y * (g - sum(g * y)); d(y) = g * (gy - sum(gy * y)) - gy * sum(g * y)",
-               .samples = backward_samples(false)});
-  r.push_back({.name = "log_softmax_backward",
-               .arity = 2,
+               .samples = backward_samples(false)}));
+  r.push_back(declared(kLogSoftmaxBackward, {
                .differentiable = {true, true},
-               .formula = "d(gy) = g - sum(g * exp(y)); d(y) = -g * exp(y) * sum(gy)",
-               .samples = backward_samples(true)});
+               .samples = backward_samples(true)}));
 }
 
 }  // namespace xgrad

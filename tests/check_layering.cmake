@@ -3,6 +3,8 @@
 #   core/      never includes the op layer (ops.h, registry.h, gradcheck.h, xgrad.h, ../ops/...)
 #   nn/, optim/ and every later area (data/, teach/...) use public headers <xgrad/...> only,
 #              never core/ or ops/ internals.
+#   ops/       declares each op once (an OpDecl): record() and the registry entries take the
+#              name from it, never a string of their own.
 cmake_minimum_required(VERSION 3.25)
 set(violations "")
 file(GLOB_RECURSE core_files ${SOURCE_DIR}/core/*.cpp ${SOURCE_DIR}/core/*.h)
@@ -30,8 +32,15 @@ foreach(dir IN LISTS upper_dirs)
     endforeach()
   endforeach()
 endforeach()
+file(GLOB op_files ${SOURCE_DIR}/ops/*.cpp)
+foreach(f IN LISTS op_files)
+  file(STRINGS ${f} lines REGEX "(record|record_list)\\([A-Za-z_.]+, \"|\\.name = \"")
+  foreach(line IN LISTS lines)
+    list(APPEND violations "${f}: an op named by a string instead of its OpDecl: ${line}")
+  endforeach()
+endforeach()
 if(violations)
   list(JOIN violations "\n  " text)
   message(FATAL_ERROR "layering violations:\n  ${text}")
 endif()
-message(STATUS "layering: core/ uses no op layer; upper areas use public headers only")
+message(STATUS "layering: core/ uses no op layer; upper areas use public headers only; ops declared once")

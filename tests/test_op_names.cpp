@@ -46,8 +46,9 @@ TEST_CASE("op names: every recorded node names a registry entry with the node's 
       TensorList diff_inputs;
       for (const Tensor& t : sample.inputs)
         if (t.defined() && t.requires_grad()) diff_inputs.push_back(t);
+      // The seed requires grad too, so VJP nodes that depend only on it (slice_backward) are recorded.
       manual_seed(8);
-      const Tensor seed = randn(y.shape(), {.dtype = y.dtype()});
+      const Tensor seed = randn(y.shape(), {.dtype = y.dtype(), .requires_grad = true});
       if (!diff_inputs.empty())
         for (const Tensor& g : grad({y}, diff_inputs, {seed}, {.create_graph = true, .allow_unused = true}))
           if (g.defined()) roots.push_back(g);
@@ -99,4 +100,19 @@ TEST_CASE("op names: every public function of ops.h is a registry entry or a lis
   // transpose records under its alias's name.
   auto x = ones({2, 3}, {.requires_grad = true});
   CHECK(transpose(x, 0, 1).grad_fn_name() == find_alias("transpose")->records_as);
+}
+
+TEST_CASE("op names: a node recorded with another input count than its declaration raises") {
+  constexpr OpDecl kTwoInputs{"two_inputs", 2, "da = dy, db = dy"};
+  const Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+  Tensor y = x * 2.0;
+  CHECK_THROWS_WITH_AS(record(y, kTwoInputs, {x}, {}, [](Node&, const Tensor& g) -> TensorList { return {g}; }),
+                       doctest::Contains("two_inputs: records a node with 1 inputs, but the op is declared with 2"),
+                       Error);
+  const OpInfo* mul_info = find_op("mul");
+  REQUIRE(mul_info != nullptr);
+  CHECK(mul_info->arity == 2);
+  CHECK(mul_info->formula == "da = sum_to(dy * b), db = sum_to(dy * a)");
+  CHECK_THROWS_WITH_AS(declared(kTwoInputs, {.name = "other", .differentiable = {true, true}, .samples = {}}), doctest::Contains("its name and formula come from"),
+                       Error);
 }

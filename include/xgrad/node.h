@@ -119,12 +119,27 @@ Node* attach_node(std::shared_ptr<Node> node, Tensor& output, std::initializer_l
 Node* attach_node_list(std::shared_ptr<Node> node, Tensor& output, const TensorList& inputs,
                        const TensorList& saved);
 
+// An op declared once: the name its nodes carry (and its registry entry), how many tensor inputs
+// each of its nodes has (kVariadic for a list, as cat), and its local gradient in words, as the
+// registry and graph dumps show it. Every op of ops/ records through one of these.
+struct OpDecl {
+  static constexpr int kVariadic = -1;
+  const char* name;
+  int arity;
+  const char* formula;
+};
+
+// Raises when a node of `op` would get another input count than declared (an internal error).
+void check_declared_arity(const OpDecl& op, std::size_t inputs);
+
 // The op-definition pattern's one call: records `output` = op(inputs) with the given VJP when
 // recording is on; returns the node or nullptr.
-//   record(y, "tanh", {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
+//   constexpr OpDecl kTanh{"tanh", 1, "dx = dy * (1 - y^2)"};
+//   record(y, kTanh, {x}, {y}, [](Node& n, const Tensor& gy) -> TensorList {
 //     Tensor y = n.saved(0);
 //     return {gy * (1 - y * y)};
 //   });
+// The overloads taking a plain name serve ops declared nowhere else (a user's one-off op).
 template <class F>
 Node* record(Tensor& output, const char* name, std::initializer_list<Tensor> inputs,
              std::initializer_list<Tensor> saved, F&& vjp) {
@@ -137,6 +152,23 @@ Node* record_list(Tensor& output, const char* name, const TensorList& inputs, co
                   F&& vjp) {
   if (!should_record(inputs)) return nullptr;
   return attach_node_list(std::make_shared<LambdaNode<std::decay_t<F>>>(name, std::forward<F>(vjp)),
+                          output, inputs, saved);
+}
+
+template <class F>
+Node* record(Tensor& output, const OpDecl& op, std::initializer_list<Tensor> inputs,
+             std::initializer_list<Tensor> saved, F&& vjp) {
+  if (!should_record(inputs)) return nullptr;
+  check_declared_arity(op, inputs.size());
+  return attach_node(std::make_shared<LambdaNode<std::decay_t<F>>>(op.name, std::forward<F>(vjp)),
+                     output, inputs, saved);
+}
+template <class F>
+Node* record_list(Tensor& output, const OpDecl& op, const TensorList& inputs, const TensorList& saved,
+                  F&& vjp) {
+  if (!should_record(inputs)) return nullptr;
+  check_declared_arity(op, inputs.size());
+  return attach_node_list(std::make_shared<LambdaNode<std::decay_t<F>>>(op.name, std::forward<F>(vjp)),
                           output, inputs, saved);
 }
 

@@ -20,12 +20,12 @@ struct OpSample {
 };
 
 struct OpInfo {
-  std::string name;              // as in grad_fn names, e.g. "mul"
+  std::string name{};            // as in grad_fn names, e.g. "mul" (from the OpDecl: declared())
   int arity = 1;                 // tensor inputs (of the samples, for a variadic op)
   bool variadic = false;         // takes a list of tensors (cat, stack): nodes have any input count
   std::vector<bool> differentiable;  // per tensor input
   bool supports_gradgrad = true;
-  std::string formula;           // the local gradient, e.g. "dx = dy * (y > 0)"
+  std::string formula{};         // the local gradient, e.g. "dx = dy * (y > 0)"
   // Central-difference step for this op's checks; 0 keeps gradcheck's default (1e-6). Ops that
   // round through float32 need a larger step (exact for ops linear in their inputs).
   double gradcheck_eps = 0;
@@ -33,6 +33,11 @@ struct OpInfo {
   // broadcasting, size-1 dims, 0-d tensors and edge cases, avoiding non-differentiable points.
   std::function<std::vector<OpSample>(Dtype)> samples;
 };
+
+// The registry entry of a declared op: its name, arity and formula come from the declaration
+// (the one its nodes are recorded with); `entry` gives the rest. A variadic op keeps the samples'
+// tensor count in entry.arity.
+OpInfo declared(const OpDecl& op, OpInfo entry);
 
 const std::vector<OpInfo>& registered_ops();
 const OpInfo* find_op(std::string_view name);  // nullptr when unknown
