@@ -94,4 +94,4 @@ fuzz: deps
 	  $(SANITIZE_DIR)/tests/xgrad_tests -tc='fuzz:*'
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(TSAN_DIR)
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-package-* $(SANITIZE_DIR) $(TSAN_DIR)

@@ -3,18 +3,19 @@
 #                 with find_package(xgrad CONFIG REQUIRED) and links xgrad::xgrad
 #   find_static   the same with a static libxgrad.a (OpenBLAS comes through the package)
 #   subdirectory  a separate project builds xgrad with add_subdirectory
-# and then runs the consumer, which checks a gradient. Library objects come from ccache when
-# the flags match the main build (same compiler, Release, same XGRAD_NATIVE).
+# and then runs the consumer, which checks a gradient. Library objects come from ccache: the flags
+# match the main build (same compiler, Release, same XGRAD_NATIVE), and the library is built in
+# LIB_BUILD_DIR, beside the main build directory, so the paths ccache sees match too.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var MODE XGRAD_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER NATIVE)
+foreach(var MODE XGRAD_SOURCE_DIR WORK_DIR LIB_BUILD_DIR GENERATOR CXX_COMPILER NATIVE)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_package_test.cmake: -D${var}=... is required")
   endif()
 endforeach()
 
 set(work ${WORK_DIR}/${MODE})
-file(REMOVE_RECURSE ${work})
+file(REMOVE_RECURSE ${work} ${LIB_BUILD_DIR})
 file(MAKE_DIRECTORY ${work})
 set(common_args -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
 
@@ -35,11 +36,11 @@ if(MODE STREQUAL "find_shared" OR MODE STREQUAL "find_static")
     set(shared OFF)
   endif()
   set(prefix ${work}/prefix)
-  run("configure xgrad" ${CMAKE_COMMAND} -S ${XGRAD_SOURCE_DIR} -B ${work}/xgrad-build ${common_args}
+  run("configure xgrad" ${CMAKE_COMMAND} -S ${XGRAD_SOURCE_DIR} -B ${LIB_BUILD_DIR} ${common_args}
       -DXGRAD_BUILD_TESTS=OFF -DXGRAD_BUILD_EXAMPLES=OFF -DXGRAD_BUILD_BENCH=OFF
       -DXGRAD_NATIVE=${NATIVE} -DBUILD_SHARED_LIBS=${shared} -DCMAKE_INSTALL_PREFIX=${prefix})
-  run("build xgrad" ${CMAKE_COMMAND} --build ${work}/xgrad-build --parallel 2)
-  run("install xgrad" ${CMAKE_COMMAND} --install ${work}/xgrad-build)
+  run("build xgrad" ${CMAKE_COMMAND} --build ${LIB_BUILD_DIR} --parallel 2)
+  run("install xgrad" ${CMAKE_COMMAND} --install ${LIB_BUILD_DIR})
 
   # The package's pieces are where find_package and the compiler look for them.
   foreach(expected include/xgrad/xgrad.h include/xgrad/tensor.h include/xgrad/ops.h)
@@ -106,12 +107,16 @@ elseif(MODE STREQUAL "subdirectory")
     message(FATAL_ERROR "[${MODE}] xgrad compiles without optimisation in a parent without a build type:\n"
                         "${engine_command}")
   endif()
-  run("configure consumer" ${CMAKE_COMMAND} -S ${package_dir}/subdirectory -B ${work}/consumer ${common_args}
+  set(consumer ${LIB_BUILD_DIR})  # it builds the library: beside the main build, as above
+  run("configure consumer" ${CMAKE_COMMAND} -S ${package_dir}/subdirectory -B ${consumer} ${common_args}
       -DXGRAD_SOURCE_DIR=${XGRAD_SOURCE_DIR} -DXGRAD_NATIVE=${NATIVE})
 else()
   message(FATAL_ERROR "run_package_test.cmake: unknown MODE '${MODE}'")
 endif()
 
-run("build consumer" ${CMAKE_COMMAND} --build ${work}/consumer --parallel 2)
-run("run consumer" ${work}/consumer/app)
+if(NOT DEFINED consumer)
+  set(consumer ${work}/consumer)
+endif()
+run("build consumer" ${CMAKE_COMMAND} --build ${consumer} --parallel 2)
+run("run consumer" ${consumer}/app)
 message(STATUS "[${MODE}] ok")
