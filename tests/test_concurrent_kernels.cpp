@@ -15,6 +15,8 @@
 
 #include "../ops/conv_internal.h"
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
@@ -25,10 +27,7 @@ constexpr int kIterations = 12;  // sanitizers run the kernels 5-20x slower
 constexpr int kIterations = 100;
 #endif
 
-struct ThreadCountGuard {
-  int saved = get_num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
+using test::ThreadCountGuard;
 
 // Runs body(iteration) on `threads` std::threads, kIterations times each, and returns the number
 // of iterations whose results were wrong; an exception counts as one, and its message is kept.

@@ -10,6 +10,8 @@
 #include "../core/parallel.h"
 #include "../ops/conv_internal.h"
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
@@ -17,9 +19,7 @@ namespace {
 constexpr TensorOptions f64{.dtype = Dtype::float64};
 
 void check_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  const auto got = t.to_vector<double>();
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(tol));
+  test::check_close(t, want, tol);
 }
 
 double dot(const Tensor& a, const Tensor& b) { return sum(mul(a, b)).to(Dtype::float64).item<double>(); }

@@ -15,19 +15,15 @@
 #include "xgrad/error.h"
 #include "xgrad/threads.h"
 
+#include "test_util.h"
+
 namespace direct = xgrad::kernels::direct;
 using xgrad::kernels::ConvGeometry;
 using std::int64_t;
 
 namespace {
 
-std::vector<float> randn(int64_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (auto& e : v) e = dist(gen);
-  return v;
-}
+using xgrad::test::randn_floats;
 
 // Geometry of a stride-1 conv with padding (before, after) per dim: the output size is explicit.
 ConvGeometry geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t KH, int64_t KW, int64_t ph0,
@@ -115,9 +111,9 @@ std::string describe(const ConvGeometry& g, int64_t ph1, int64_t pw1, bool bias)
 // Runs the three kernels on random data (filled with NaN first: every output must be written)
 // and checks them against the float64 reference.
 void check_case(const ConvGeometry& g, int64_t ph1, int64_t pw1, bool bias, unsigned seed) {
-  const std::vector<float> x = randn(x_size(g), seed), w = randn(w_size(g), seed + 1),
-                           gy = randn(y_size(g), seed + 2);
-  const std::vector<float> b = bias ? randn(g.out_channels, seed + 3) : std::vector<float>{};
+  const std::vector<float> x = randn_floats(x_size(g), seed), w = randn_floats(w_size(g), seed + 1),
+                           gy = randn_floats(y_size(g), seed + 2);
+  const std::vector<float> b = bias ? randn_floats(g.out_channels, seed + 3) : std::vector<float>{};
   const Reference r = reference(g, x, w, b, gy);
   const float nan = std::nanf("");
   std::vector<float> y(r.y.size(), nan), gx(r.gx.size(), nan), gw(r.gw.size(), nan), gb(r.gb.size(), nan);
@@ -179,8 +175,8 @@ TEST_CASE("conv_direct first-layer shapes: 1x28x28 -> 32 k3 p1 and 3x32x32 -> 64
 
 TEST_CASE("conv_direct gives bitwise the same results at 1 and 2 threads") {
   const ConvGeometry g = geometry(9, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1);
-  const std::vector<float> x = randn(x_size(g), 7), w = randn(w_size(g), 8), b = randn(g.out_channels, 9),
-                           gy = randn(y_size(g), 10);
+  const std::vector<float> x = randn_floats(x_size(g), 7), w = randn_floats(w_size(g), 8), b = randn_floats(g.out_channels, 9),
+                           gy = randn_floats(y_size(g), 10);
   const int saved = xgrad::get_num_threads();
   std::vector<float> out[2];
   for (int threads = 1; threads <= 2; ++threads) {

@@ -8,29 +8,19 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+using test::grad_of_sum;
+using test::leaf;
+using test::values;
 
-// Element-by-element approximate equality of a tensor and expected values.
 void check_values(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
-  auto v = values(t);
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    INFO("element ", i);
-    if (std::isnan(expected[i]))
-      CHECK(std::isnan(v[i]));
-    else
-      CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol).scale(1.0));
-  }
+  test::check_close(t, expected, tol);
 }
-
-Tensor leaf(std::initializer_list<double> v, Dtype d = float64) { return tensor(v, {.dtype = d, .requires_grad = true}); }
-
-// d(sum(y))/dx, seeded with ones rather than through sum().
-Tensor grad_of_sum(const Tensor& y, const Tensor& x) { return grad({y}, {x}, {ones_like(y)})[0]; }
 
 const double nan_value = std::numeric_limits<double>::quiet_NaN();
 const double inf = std::numeric_limits<double>::infinity();

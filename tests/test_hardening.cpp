@@ -16,6 +16,8 @@
 #include "core/dispatch.h"
 #include "core/kernels/elementwise.h"
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
@@ -23,22 +25,7 @@ namespace {
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 
-// The message of the xgrad::Error that f throws; fails the test if it throws nothing or another type.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("not an xgrad::Error: " << e.what());
-    return "";
-  } catch (...) {
-    FAIL("not an std::exception");
-    return "";
-  }
-  FAIL("no exception");
-  return "";
-}
+using test::error_of;
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 

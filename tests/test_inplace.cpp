@@ -6,17 +6,12 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
-std::string error_of(const auto& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 bool same_buffer(const Tensor& a, const Tensor& b) { return a.data<double>() == b.data<double>(); }
 }  // namespace
 

@@ -6,17 +6,18 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-9) {
-  const auto v = t.to_vector<double>();
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
-}
+using test::check_same;
+using test::grad_of_sum;
 
-Tensor gradient(const Tensor& y, const Tensor& x) { return grad({y}, {x}, {ones_like(y)})[0]; }
+void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-9) {
+  test::check_close(t, expected, tol);
+}
 
 // CS231n: three images (cat, car, frog), one row of class scores each.
 Tensor cs231n_scores() {
@@ -35,8 +36,8 @@ TEST_CASE("loss: svm_loss on the CS231n example, values and lecture gradient") {
   CHECK(loss.item<double>() == doctest::Approx(15.8 / 3));
   CHECK(loss.grad_fn_name() == "svm_loss");
   // dL/ds_j = 1 per violating j, dL/ds_y = -(number of violating j), all / N for the mean.
-  check_close(gradient(loss, s), {-1.0 / 3, 1.0 / 3, 0, 0, 0, 0, 1.0 / 3, 1.0 / 3, -2.0 / 3});
-  check_close(gradient(svm_loss(s, cs231n_targets(), 1.0, Reduction::sum), s), {-1, 1, 0, 0, 0, 0, 1, 1, -2});
+  check_close(grad_of_sum(loss, s), {-1.0 / 3, 1.0 / 3, 0, 0, 0, 0, 1.0 / 3, 1.0 / 3, -2.0 / 3});
+  check_close(grad_of_sum(svm_loss(s, cs231n_targets(), 1.0, Reduction::sum), s), {-1, 1, 0, 0, 0, 0, 1, 1, -2});
 }
 
 TEST_CASE("loss: multi_margin_loss is the SVM loss divided by C, with weights and p = 2") {
@@ -45,10 +46,10 @@ TEST_CASE("loss: multi_margin_loss is the SVM loss divided by C, with weights an
   check_close(multi_margin_loss(s, y, 1, 1.0, Tensor(), Reduction::none), {2.9 / 3, 0.0, 12.9 / 3});
   check_close(multi_margin_loss(s, y), {15.8 / 9});
   check_close(multi_margin_loss(s, y, 1, 1.0, Tensor(), Reduction::sum), {15.8 / 3});
-  check_close(gradient(multi_margin_loss(s, y), s), {-1.0 / 9, 1.0 / 9, 0, 0, 0, 0, 1.0 / 9, 1.0 / 9, -2.0 / 9});
+  check_close(grad_of_sum(multi_margin_loss(s, y), s), {-1.0 / 9, 1.0 / 9, 0, 0, 0, 0, 1.0 / 9, 1.0 / 9, -2.0 / 9});
   // p = 2: squared hinges; row 3: (6.3^2 + 6.6^2) / 3.
   check_close(multi_margin_loss(s, y, 2, 1.0, Tensor(), Reduction::none), {2.9 * 2.9 / 3, 0.0, 83.25 / 3});
-  check_close(gradient(multi_margin_loss(s, y, 2, 1.0, Tensor(), Reduction::sum), s),
+  check_close(grad_of_sum(multi_margin_loss(s, y, 2, 1.0, Tensor(), Reduction::sum), s),
               {-5.8 / 3, 5.8 / 3, 0, 0, 0, 0, 12.6 / 3, 13.2 / 3, -25.8 / 3});
   // Class weights scale each sample by weight[target]; the mean still divides by N (PyTorch).
   const Tensor w = tensor({1.0, 2.0, 3.0}, {.dtype = float64});
@@ -150,12 +151,12 @@ TEST_CASE("loss: binary_cross_entropy_with_logits is finite for logits +-1e4") {
   const Tensor t = tensor({0.0, 1.0, 1.0, 0.0}, {.dtype = float64});
   Tensor l = binary_cross_entropy_with_logits(x, t, Tensor(), Reduction::none);
   check_close(l, {1e4, 1e4, 0, 0});
-  check_close(gradient(l, x), {1, -1, 0, 0});
+  check_close(grad_of_sum(l, x), {1, -1, 0, 0});
   Tensor x32 = tensor({1e4, -1e4}, {.requires_grad = true});
   Tensor l32 = binary_cross_entropy_with_logits(x32, tensor({0.0, 1.0}), tensor({1.0, 1.0}), Reduction::sum,
                                                 tensor({3.0, 3.0}));
   CHECK(l32.item<float>() == doctest::Approx(4e4));
-  for (double g : gradient(l32, x32).to_vector<double>()) CHECK(std::isfinite(g));
+  for (double g : grad_of_sum(l32, x32).to_vector<double>()) CHECK(std::isfinite(g));
   CHECK_THROWS_WITH_AS(binary_cross_entropy_with_logits(zeros({2, 3}), zeros({3})),
                        doctest::Contains("target size [3] must be the same as input size [2, 3]"), xgrad::Error);
 }
@@ -167,7 +168,7 @@ TEST_CASE("loss: hinge_embedding_loss values and gradient") {
   check_close(hinge_embedding_loss(x, t, 1.0, Reduction::sum), {2.2});
   check_close(hinge_embedding_loss(x, t), {0.55});
   check_close(hinge_embedding_loss(x, t, 2.5, Reduction::none), {0.3, 3.0, 0.5, 0.4});
-  check_close(gradient(hinge_embedding_loss(x, t, 1.0, Reduction::sum), x), {1, -1, 0, 1});
+  check_close(grad_of_sum(hinge_embedding_loss(x, t, 1.0, Reduction::sum), x), {1, -1, 0, 1});
   // int64 targets work too.
   check_close(hinge_embedding_loss(x, tensor(std::vector<std::int64_t>{1, -1, -1, 1}, Shape{4})), {0.55});
 }
@@ -226,12 +227,6 @@ Tensor composite_bce(const Tensor& x, const Tensor& t, const Tensor& w, const Te
   return r == Reduction::none ? l : r == Reduction::sum ? sum(l) : mean(l);
 }
 
-void check_close_vectors(const Tensor& a, const Tensor& b, double tol) {
-  REQUIRE(a.shape() == b.shape());
-  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
-  for (std::size_t i = 0; i < av.size(); ++i) CHECK(av[i] == doctest::Approx(bv[i]).epsilon(tol).scale(1.0));
-}
-
 }  // namespace
 
 TEST_CASE("loss: fused mse_loss, l1_loss and bce_with_logits equal the composite formulas (float64 reference)") {
@@ -268,7 +263,7 @@ TEST_CASE("loss: fused mse_loss, l1_loss and bce_with_logits equal the composite
                                            : std::string(c.name) == "l1" ? "l1_loss"
                                                                          : "binary_cross_entropy_with_logits"));
           CHECK(c.fused.dtype() == d);
-          check_close_vectors(c.fused, c.reference, tol);
+          check_same(c.fused, c.reference, tol);
           // Plain backward (the fused pass) vs the reference's gradients, and vs the op-built VJP
           // that create_graph runs.
           const Tensor v = uniform(c.fused.shape(), -1.0, 1.0, {.dtype = float64});
@@ -278,8 +273,8 @@ TEST_CASE("loss: fused mse_loss, l1_loss and bce_with_logits equal the composite
           for (std::size_t i = 0; i < fused.size(); ++i) {
             INFO("input ", i);
             CHECK(fused[i].dtype() == d);
-            check_close_vectors(fused[i], reference[i], tol);
-            check_close_vectors(fused[i], op_built[i].detach(), tol);
+            check_same(fused[i], reference[i], tol);
+            check_same(fused[i], op_built[i].detach(), tol);
           }
         }
       }

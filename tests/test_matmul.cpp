@@ -5,6 +5,8 @@
 #include <xgrad/gradcheck.h>
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
@@ -54,10 +56,7 @@ std::vector<double> reference_product(const Tensor& a, bool ta, const Tensor& b,
   return out;
 }
 
-void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(tol));
-}
+using test::check_close;
 
 }  // namespace
 

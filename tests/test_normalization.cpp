@@ -7,19 +7,16 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-9) {
-  const auto v = t.to_vector<double>();
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
-}
+using test::check_same;
 
-void check_all_close(const Tensor& a, const Tensor& b, double tol = 1e-9) {
-  REQUIRE(a.shape() == b.shape());
-  check_close(a, b.to_vector<double>(), tol);
+void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-9) {
+  test::check_close(t, expected, tol);
 }
 
 // Gradients of sum(f(inputs) * v) computed twice: plain backward (the fused kernel) and under
@@ -33,7 +30,7 @@ void check_fused_backward_matches_ops(const std::function<Tensor(const TensorLis
   REQUIRE(fused.size() == composed.size());
   for (std::size_t i = 0; i < fused.size(); ++i) {
     INFO("input ", i);
-    check_all_close(fused[i], composed[i].detach(), 1e-8);
+    check_same(fused[i], composed[i].detach(), 1e-8);
   }
 }
 
@@ -47,7 +44,7 @@ TEST_CASE("batch_norm: training output has per-channel mean 0 and biased varianc
     const Tensor y = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 0.0);
     Dims dims = {0};
     for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-    check_all_close(mean(y, dims), zeros({3}, {.dtype = float64}), 1e-9);
+    check_same(mean(y, dims), zeros({3}, {.dtype = float64}), 1e-9);
     for (double v : var(y, dims, 0).to_vector<double>()) CHECK(v == doctest::Approx(1.0).epsilon(1e-12));
   }
 }
@@ -83,7 +80,7 @@ TEST_CASE("batch_norm: evaluation uses the running statistics and leaves them al
   Tensor y = batch_norm(x, rm, rv, w, b, false, 0.1, eps);
   const Shape c{1, 3, 1};
   Tensor expected = (x - reshape(rm, c)) / sqrt(reshape(rv, c) + eps) * reshape(w, c) + reshape(b, c);
-  check_all_close(y, expected, 1e-12);
+  check_same(y, expected, 1e-12);
   check_close(rm, {0.1, -0.2, 0.3});
   check_close(rv, {0.5, 1.0, 2.0});
 }
@@ -103,7 +100,7 @@ TEST_CASE("batch_norm: the fused backward matches the op-built VJP") {
   // By hand: each channel of xhat sums to 0, so sum(batch_norm(x)) has a zero gradient in x.
   auto x = uniform({6, 2}, -1, 1, {.dtype = float64, .requires_grad = true});
   const Tensor y = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true);
-  check_all_close(grad({sum(y)}, {x})[0] + 1.0, ones({6, 2}, {.dtype = float64}), 1e-9);
+  check_same(grad({sum(y)}, {x})[0] + 1.0, ones({6, 2}, {.dtype = float64}), 1e-9);
 }
 
 TEST_CASE("batch_norm: errors name the op, the shapes and the rule") {
@@ -128,17 +125,17 @@ TEST_CASE("layer_norm: normalises the trailing dims, identities") {
   manual_seed(4);
   const Tensor x = uniform({4, 3, 5}, -2, 3, {.dtype = float64});
   const Tensor y = layer_norm(x, {5}, Tensor(), Tensor(), 0.0);
-  check_all_close(mean(y, {-1}), zeros({4, 3}, {.dtype = float64}), 1e-9);
+  check_same(mean(y, {-1}), zeros({4, 3}, {.dtype = float64}), 1e-9);
   for (double v : var(y, {-1}, 0).to_vector<double>()) CHECK(v == doctest::Approx(1.0).epsilon(1e-12));
   const Tensor y2 = layer_norm(x, {3, 5}, Tensor(), Tensor(), 0.0);
   for (double v : var(y2, {1, 2}, 0).to_vector<double>()) CHECK(v == doctest::Approx(1.0).epsilon(1e-12));
   // Unit weight and zero bias change nothing; weight and bias act elementwise afterwards.
-  check_all_close(layer_norm(x, {5}, ones({5}, {.dtype = float64}), zeros({5}, {.dtype = float64}), 0.0), y, 1e-12);
+  check_same(layer_norm(x, {5}, ones({5}, {.dtype = float64}), zeros({5}, {.dtype = float64}), 0.0), y, 1e-12);
   const Tensor w = uniform({5}, 0.5, 1.5, {.dtype = float64}), b = uniform({5}, -1, 1, {.dtype = float64});
-  check_all_close(layer_norm(x, {5}, w, b, 0.0), y * w + b, 1e-12);
+  check_same(layer_norm(x, {5}, w, b, 0.0), y * w + b, 1e-12);
   // Layer norm over the features of [N, D] is batch norm of the transpose [D, N].
   const Tensor m = uniform({3, 6}, -1, 1, {.dtype = float64});
-  check_all_close(layer_norm(m, {6}), batch_norm(m.t(), Tensor(), Tensor(), Tensor(), Tensor(), true).t(), 1e-12);
+  check_same(layer_norm(m, {6}), batch_norm(m.t(), Tensor(), Tensor(), Tensor(), Tensor(), true).t(), 1e-12);
   // A constant row normalises to 0 (eps keeps it finite).
   check_close(layer_norm(full({2, 4}, 3.0, {.dtype = float64}), {4}), std::vector<double>(8, 0.0));
 }

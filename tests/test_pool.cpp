@@ -10,29 +10,18 @@
 #include <xgrad/threads.h>
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+using test::grad_of;
+using test::leaf;
+using test::values;
 
 void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
-  const auto v = values(t);
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    INFO("flat index ", i);
-    CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
-  }
-}
-
-// The gradient of sum(f(x) * w) for a leaf x (w = ones by default).
-Tensor grad_of(const Tensor& x, const std::function<Tensor(const Tensor&)>& f, Tensor w = Tensor()) {
-  Tensor y = f(x);
-  return grad({y}, {x}, {w.defined() ? w : ones_like(y)})[0];
-}
-
-Tensor leaf(const std::vector<double>& v, const Shape& s, Dtype d = float64) {
-  return tensor(v, s, {.dtype = d, .requires_grad = true});
+  test::check_close(t, expected, tol);
 }
 
 // The lectures' slice.

@@ -7,31 +7,18 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+using test::grad_of;
+using test::leaf;
+using test::values;
 
 void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-6) {
-  const auto v = values(t);
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (std::isinf(expected[i]))
-      CHECK(v[i] == expected[i]);
-    else
-      CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
-  }
-}
-
-// The gradient of sum(f(x) * w) for a leaf x (w = ones by default).
-Tensor grad_of(const Tensor& x, const std::function<Tensor(const Tensor&)>& f) {
-  Tensor y = f(x);
-  return grad({y}, {x}, {ones_like(y)})[0];
-}
-
-Tensor leaf(std::initializer_list<double> v, Dtype d = float64) {
-  return tensor(v, {.dtype = d, .requires_grad = true});
+  test::check_close(t, expected, tol);
 }
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();

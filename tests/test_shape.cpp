@@ -7,6 +7,8 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
@@ -23,7 +25,7 @@ Tensor range64(std::int64_t n, const Shape& s, bool grad = false) {
   return f64(v, s, grad);
 }
 Tensor idx(const L& v, const Shape& s) { return tensor(v, s); }
-V values(const Tensor& t) { return t.to_vector<double>(); }
+using test::values;
 
 }  // namespace
 

@@ -6,22 +6,17 @@
 
 #include <xgrad/xgrad.h>
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
 
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+using test::check_same;
+using test::values;
 
 void check_close(const Tensor& t, const std::vector<double>& expected, double tol = 1e-12) {
-  const auto v = values(t);
-  REQUIRE(v.size() == expected.size());
-  for (std::size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expected[i]).epsilon(tol));
-}
-
-void check_same(const Tensor& a, const Tensor& b, double tol) {
-  REQUIRE(a.shape() == b.shape());
-  const auto u = values(a), v = values(b);
-  for (std::size_t i = 0; i < u.size(); ++i) CHECK(u[i] == doctest::Approx(v[i]).epsilon(tol).scale(1.0));
+  test::check_close(t, expected, tol);
 }
 
 // softmax along `dim` with xgrad's small ops: exp(x - logsumexp(x)).

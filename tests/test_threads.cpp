@@ -15,14 +15,12 @@
 
 #include "../core/parallel.h"
 
+#include "test_util.h"
+
 using namespace xgrad;
 
 namespace {
-// Restores the thread count a test changed.
-struct ThreadCountGuard {
-  int saved = get_num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
+using test::ThreadCountGuard;
 
 // Records the ranges fn was called with, from any thread.
 struct Calls {

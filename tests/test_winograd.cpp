@@ -15,6 +15,8 @@
 #include "xgrad/error.h"
 #include "xgrad/threads.h"
 
+#include "test_util.h"
+
 namespace wino = xgrad::kernels::winograd;
 using std::int64_t;
 
@@ -27,13 +29,7 @@ struct Case {
   int64_t Wo() const { return (W + 2 * pad_w - 3) / stride + 1; }
 };
 
-std::vector<float> randn(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& e : v) e = dist(gen);
-  return v;
-}
+using xgrad::test::randn_floats;
 
 // Calls fn(y index, x index, w index) for every product x * w that a direct convolution sums into
 // y: y[n,k,i,j] = sum_{c,a,b} x[n,c,i*s+a-ph,j*s+b-pw] w[k,c,a,b], taps in the padding skipped.
@@ -92,10 +88,10 @@ struct Errors {
 };
 
 Errors run_case(const Case& s, int tile, bool with_bias, unsigned seed) {
-  const auto x = randn(static_cast<std::size_t>(s.N * s.C * s.H * s.W), seed);
-  const auto w = randn(static_cast<std::size_t>(s.K * s.C * 9), seed + 1);
-  const auto gy = randn(static_cast<std::size_t>(s.N * s.K * s.Ho() * s.Wo()), seed + 2);
-  const auto bias = randn(static_cast<std::size_t>(s.K), seed + 3);
+  const auto x = randn_floats(static_cast<std::size_t>(s.N * s.C * s.H * s.W), seed);
+  const auto w = randn_floats(static_cast<std::size_t>(s.K * s.C * 9), seed + 1);
+  const auto gy = randn_floats(static_cast<std::size_t>(s.N * s.K * s.Ho() * s.Wo()), seed + 2);
+  const auto bias = randn_floats(static_cast<std::size_t>(s.K), seed + 3);
   const float* b = with_bias ? bias.data() : nullptr;
   // Poisoned outputs: every element must be overwritten.
   std::vector<float> y(gy.size(), NAN), gx(x.size(), NAN), gw(w.size(), NAN);

@@ -1,5 +1,6 @@
 #pragma once
-// Private: pooling kernels (core/kernels/pool.cpp). They compute values only; ops/pool.cpp
+// Private: pooling kernels (core/kernels/pool_max.cpp, pool_avg.cpp, pool_adaptive.cpp,
+// pool_windows.cpp; pool_common.h their shared helpers). They compute values only; ops/pool.cpp
 // validates the arguments, plans the windows and records the graph. Every tensor here is a stack
 // of `planes` contiguous 2-D planes (1-D pooling is the case in_h = out_h = 1, kernel_h = 1).
 #include <cstdint>

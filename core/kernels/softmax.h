@@ -1,5 +1,6 @@
 #pragma once
-// Private: softmax, log_softmax and class-target loss kernels (core/kernels/softmax.cpp).
+// Private: softmax, log_softmax and class-target loss kernels (core/kernels/: softmax.cpp,
+// cross_entropy.cpp, cross_entropy_soft.cpp, class_targets.cpp; softmax_common.h their helpers).
 // A tensor is seen as [outer, classes, inner] around the softmax (class) dim: contiguous rows
 // when inner == 1, otherwise the classes of one sample are `inner` apart. Rows are vectorised
 // (xsimd exp) and split over the thread pool. Values only; ops/ validate and record the graph.
