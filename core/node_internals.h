@@ -8,7 +8,7 @@
 namespace xgrad {
 
 struct NodeInternals {
-  static std::vector<Edge>& edges(Node& n) { return n.next_; }
+  static InlineList<Edge, 3>& edges(Node& n) { return n.next_; }
   static void reserve_saved(Node& n, std::size_t count) { n.saved_.reserve(count); }
   static void save(Node& n, const Tensor& t, bool is_output) { n.saved_.emplace_back(t, is_output); }
   static void release_saved(Node& n) {

@@ -31,6 +31,8 @@ Tensor reduce_grad(Node& n, std::size_t i, const Tensor& g) {
 }
 
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, Dtype d) {
+  // The common case (both already in d) skips the conversions' calls: this is on every op's path.
+  if (a.dtype() == d && b.dtype() == d) return {a, b};
   return {to_dtype(a, d), to_dtype(b, d)};
 }
 

@@ -6,8 +6,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
+#include "xgrad/inline_list.h"
 #include "xgrad/tensor.h"
 
 namespace xgrad {
@@ -54,7 +56,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
   const char* name() const { return name_; }
   std::uint64_t sequence_nr() const { return seq_; }
-  const std::vector<Edge>& next_edges() const { return next_; }
+  std::span<const Edge> next_edges() const { return next_.span(); }
   bool needs_input_grad(std::size_t i) const { return i < next_.size() && next_[i].fn != nullptr; }
 
   // Saved tensors, in the order they were saved. Raises once the graph has been freed.
@@ -83,10 +85,10 @@ class Node : public std::enable_shared_from_this<Node> {
  private:
   friend struct NodeInternals;  // the recorder and the engine (core/node_internals.h)
 
-  std::vector<Edge> next_;
+  InlineList<Edge, 3> next_;
   const char* name_;
   std::uint64_t seq_;
-  std::vector<SavedTensor> saved_;
+  InlineList<SavedTensor, 4> saved_;
   bool released_ = false;
   std::vector<std::pair<std::size_t, GradHook>> hooks_;
   std::vector<std::pair<std::size_t, PostHook>> post_hooks_;
