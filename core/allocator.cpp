@@ -127,6 +127,12 @@ void cached_free(void* p, std::size_t bytes) {
   std::free(p);
 }
 
+void release_free_heap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 void empty_cache() {
   Cache& c = cache();
   {

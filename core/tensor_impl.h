@@ -107,5 +107,7 @@ void release_node(std::shared_ptr<Node>&& node);
 // Raw allocation used by Storage.
 void* cached_alloc(std::size_t bytes);
 void cached_free(void* p, std::size_t bytes);
+// Returns the heap's free pages to the system (glibc keeps them otherwise); the cache is untouched.
+void release_free_heap();
 
 }  // namespace xgrad
