@@ -137,6 +137,8 @@ T Tensor::item() const {
   return v;
 }
 
+double Tensor::item() const { return item<double>(); }
+
 template <class T>
 T Tensor::at(std::initializer_list<std::int64_t> index) const {
   checked(*this, "at");

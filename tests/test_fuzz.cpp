@@ -304,7 +304,7 @@ std::set<std::string> declared_functions(const std::string& path) {
   std::ifstream in(path);
   REQUIRE_MESSAGE(in.good(), "cannot read ", path);
   static const std::regex free_fn(R"(^(?:template <[^>]*>\s*)?(?:inline\s+)?[A-Za-z_][\w:<>, ]*[&*]?\s+(operator[^\s(]+|\w+)\()");
-  static const std::regex method(R"(^  (?:template <[^>]*>\s*)?(?:explicit\s+)?[A-Za-z_][\w:<>, ]*[&*]?\s+(\w+)\()");
+  static const std::regex method(R"(^  (?:template <[^>]*>\s*)?(?:explicit\s+)?[A-Za-z_][\w:<>, ]*[&*]?\s+(operator[^\s(]+|\w+)\()");
   std::set<std::string> names;
   bool in_tensor = false;
   for (std::string line; std::getline(in, line);) {

@@ -58,6 +58,7 @@ class Tensor {
   // --- values
   Tensor to(Dtype d) const;  // differentiable between float dtypes
   template <class T> T item() const;                                // one-element tensors
+  double item() const;  // as a double, whatever the dtype (int64 beyond 2^53 rounds: use item<std::int64_t>())
   template <class T> T at(std::initializer_list<std::int64_t> index) const;  // bounds-checked
   template <class T> const T* data() const;  // raw contiguous buffer; T must match dtype()
   // Write access; counts as an in-place change: bumps version(), so a graph that saved this
@@ -84,13 +85,40 @@ class Tensor {
   std::size_t register_hook(GradHook hook);
   void remove_hook(std::size_t handle);
 
-  // --- common methods (same as the free functions in ops.h)
+  // --- common methods (same as the free functions in ops.h, which name the op in errors)
   Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const;  // PyTorch's spelling: xgrad tensors are contiguous, so = reshape
   Tensor clone() const;
   Tensor sum() const;
+  Tensor sum(const Dims& dims, bool keepdim = false) const;
   Tensor mean() const;
+  Tensor mean(const Dims& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  Tensor argmax() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmin() const;
+  Tensor argmin(std::int64_t dim, bool keepdim = false) const;
   Tensor transpose(std::int64_t d0, std::int64_t d1) const;
   Tensor t() const;  // 2-D transpose
+  Tensor permute(const Dims& dims) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor operator[](std::int64_t i) const;  // x[i]: index i along dim 0 (negative counts from the end)
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
 
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
 

@@ -422,7 +422,7 @@ std::vector<FuzzedFunction> tensor_table() {
     switch (type_choice(g)) {
       case 0: (void)x.item<float>(); break;
       case 1: (void)x.item<double>(); break;
-      default: (void)x.item<std::int64_t>(); break;
+      default: (void)(g.flag("untyped") ? x.item() : static_cast<double>(x.item<std::int64_t>())); break;
     }
     return {};
   });
@@ -543,11 +543,15 @@ std::vector<FuzzedFunction> tensor_table() {
   });
   def("Tensor::sum", "sum", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
-    return {x.sum()};
+    if (g.flag("all")) return {x.sum()};
+    auto dims = g.dims("dims", x);
+    return {x.sum(dims, g.flag("keepdim"))};
   });
   def("Tensor::mean", "mean", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
-    return {x.mean()};
+    if (g.flag("all")) return {x.mean()};
+    auto dims = g.dims("dims", x);
+    return {x.mean(dims, g.flag("keepdim"))};
   });
   def("Tensor::transpose", "transpose", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
@@ -558,6 +562,69 @@ std::vector<FuzzedFunction> tensor_table() {
   def("Tensor::t", "t", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
     return {x.t()};
+  });
+  def("Tensor::view", "reshape", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto s = g.shape_near("shape", x);
+    return {x.view(s)};
+  });
+  def("Tensor::permute", "permute", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x.permute(g.permutation("dims", x))};
+  });
+  def("Tensor::flatten", "flatten", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto a = g.dim("start_dim", x);
+    auto b = g.dim("end_dim", x);
+    return {x.flatten(a, b)};
+  });
+  def("Tensor::squeeze", "squeeze", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {g.flag("all") ? x.squeeze() : x.squeeze(g.dim("dim", x))};
+  });
+  def("Tensor::unsqueeze", "unsqueeze", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x.unsqueeze(g.dim("dim", x))};
+  });
+  def("Tensor::operator[]", "operator[]", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x[g.integer("i", -4, 4)]};
+  });
+  // Reductions and math: thin forwards, each drawn like its free function.
+  def("Tensor::max", "max", [](FuzzCall& g) -> TensorList { return {g.tensor("x").max()}; });
+  def("Tensor::min", "min", [](FuzzCall& g) -> TensorList { return {g.tensor("x").min()}; });
+  def("Tensor::argmax", "argmax", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    if (g.flag("all")) return {x.argmax()};
+    auto d = g.dim("dim", x);
+    return {x.argmax(d, g.flag("keepdim"))};
+  });
+  def("Tensor::argmin", "argmin", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    if (g.flag("all")) return {x.argmin()};
+    auto d = g.dim("dim", x);
+    return {x.argmin(d, g.flag("keepdim"))};
+  });
+  def("Tensor::neg", "neg", [](FuzzCall& g) -> TensorList { return {g.tensor("x").neg()}; });
+  def("Tensor::exp", "exp", [](FuzzCall& g) -> TensorList { return {g.tensor("x").exp()}; });
+  def("Tensor::log", "log", [](FuzzCall& g) -> TensorList { return {g.tensor("x").log()}; });
+  def("Tensor::sqrt", "sqrt", [](FuzzCall& g) -> TensorList { return {g.tensor("x").sqrt()}; });
+  def("Tensor::abs", "abs", [](FuzzCall& g) -> TensorList { return {g.tensor("x").abs()}; });
+  def("Tensor::pow", "pow", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    if (g.flag("tensor_exponent")) return {x.pow(g.tensor_like("exponent", x))};
+    return {x.pow(g.real("exponent", -3, 3))};
+  });
+  def("Tensor::relu", "relu", [](FuzzCall& g) -> TensorList { return {g.tensor("x").relu()}; });
+  def("Tensor::sigmoid", "sigmoid", [](FuzzCall& g) -> TensorList { return {g.tensor("x").sigmoid()}; });
+  def("Tensor::tanh", "tanh", [](FuzzCall& g) -> TensorList { return {g.tensor("x").tanh()}; });
+  def("Tensor::softmax", "softmax", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x.softmax(g.dim("dim", x))};
+  });
+  def("Tensor::log_softmax", "log_softmax", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x.log_softmax(g.dim("dim", x))};
   });
 
   // ---- autograd.h
