@@ -344,3 +344,25 @@ TEST_CASE("inplace ops: undefined arguments are reported by the op") {
   CHECK(contains(error_of([&] { u.zero_(); }), "zero_: argument 'self' is an undefined tensor"));
   CHECK(contains(error_of([&] { u += 1.0; }), "add_"));
 }
+
+TEST_CASE("inplace ops: an operand that is self itself (x.mul_(x), x.add_(x)) differentiates correctly") {
+  Tensor a = f64({1.5, -2.0, 0.5}, true);
+  Tensor y = a * 1.0;
+  y.mul_(y);  // y = a^2: the operand is copied before the write
+  CHECK(values(y) == std::vector<double>{2.25, 4.0, 0.25});
+  y.sum().backward();
+  CHECK(values(a.grad()) == std::vector<double>{3.0, -4.0, 1.0});
+  a.zero_grad();
+  Tensor z = a * 1.0;
+  z.add_(z, 2.0);  // z = 3a
+  CHECK(values(z) == std::vector<double>{4.5, -6.0, 1.5});
+  z.sum().backward();
+  CHECK(values(a.grad()) == std::vector<double>{3.0, 3.0, 3.0});
+  // Double backward through a recorded in-place op: d/da of d(sum(a^2 * a))/da = 6a.
+  Tensor w = a * 1.0;
+  w.mul_(a * a);
+  const Tensor g = grad({w.sum()}, {a}, {}, {.create_graph = true})[0];
+  check_close(g, {6.75, 12.0, 0.75}, 1e-12);  // 3a^2
+  const Tensor gg = grad({g.sum()}, {a})[0];
+  check_close(gg, {9.0, -12.0, 3.0}, 1e-12);  // 6a
+}
