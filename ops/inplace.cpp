@@ -1,6 +1,7 @@
-// In-place ops (Tensor::add_, mul_, copy_, fill_, ...), PyTorch's semantics. Each computes its value
-// with the out-of-place kernels into a temporary, converts it to self's dtype and copies it into
-// self's buffer (one memcpy; no kernel writes into an existing buffer yet), then bumps the version.
+// In-place ops (Tensor::add_, mul_, copy_, fill_, ...), PyTorch's semantics. The arithmetic ones run
+// the binary kernel straight into self's buffer when the result has self's dtype (binary_out); a
+// wider result (float32 self, float64 operand) is computed into a temporary, converted and copied.
+// Then the version is bumped.
 // When recorded, the node's inputs are self's previous history and the operands, and self's grad_fn
 // becomes the node (PyTorch's rebase_history): record() builds the edges from self's current
 // grad_fn before it replaces it. Values the VJP needs that the write destroys (the old self) are
@@ -13,6 +14,7 @@
 #include "../core/convert.h"
 #include "../core/dispatch.h"
 #include "../core/kernels/elementwise.h"
+#include "../core/kernels/elementwise_out.h"
 #include "sample_util.h"
 #include "xgrad/grad_mode.h"
 
@@ -89,6 +91,22 @@ void write(Tensor& self, const Tensor& value) {
   if (const auto& s = self.impl()->storage()) s->bump_version();
 }
 
+// self = self (op) operand, operand broadcast to self's shape. When the result has self's dtype and
+// the operand does not share self's buffer, the kernel writes straight into self (no temporary);
+// otherwise the value is computed into a temporary, converted and copied. Bumps the version.
+void apply_binary(Tensor& self, kernels::Binary op, const Tensor& operand, const char* name) {
+  const Dtype rt = result_type(self, operand);
+  if (rt == self.dtype() && !shares_buffer(operand, self)) {
+    const Tensor b = operand.dtype() == rt ? operand : kernels::cast(operand, rt);
+    kernels::binary_out(op, self, b, self, name);
+    if (const auto& s = self.impl()->storage()) s->bump_version();
+    return;
+  }
+  const Tensor a = self.dtype() == rt ? self : kernels::cast(self, rt);
+  const Tensor b = operand.dtype() == rt ? operand : kernels::cast(operand, rt);
+  write(self, kernels::binary(op, a, b, name));
+}
+
 void bump(Tensor& self) {
   if (const auto& s = self.impl()->storage()) s->bump_version();
 }
@@ -113,9 +131,8 @@ Tensor& add_sub(const OpDecl& op, Tensor& self, const Tensor& other, double alph
   check_storable(op.name, result_type(self, other), self);
   {
     NoGradGuard no_grad;
-    const double a = sign * alpha;
-    Tensor scaled = a == 1 ? other : mul(other, scalar_like(a, other));
-    write(self, add(self, scaled));
+    const Tensor scaled = alpha == 1 ? other : mul(other, scalar_like(alpha, other));
+    apply_binary(self, sign > 0 ? kernels::Binary::add : kernels::Binary::sub, scaled, op.name);
   }
   if (rec) {
     const double a = sign * alpha;
@@ -143,7 +160,7 @@ Tensor& mul_div(bool is_div, Tensor& self, const Tensor& other) {
   }
   {
     NoGradGuard no_grad;
-    write(self, is_div ? div(self, other) : mul(self, other));
+    apply_binary(self, is_div ? kernels::Binary::div : kernels::Binary::mul, other, op.name);
   }
   if (rec)
     record(self, op, {self, other}, {saved_other, old_self}, [is_div](Node& n, const Tensor& gy) -> TensorList {
@@ -181,7 +198,7 @@ Tensor& addc(bool is_div, Tensor& self, const Tensor& t1, const Tensor& t2, doub
   if (rec) k1 = kept(t1, self), k2 = kept(t2, self);
   {
     NoGradGuard no_grad;
-    write(self, add(self, term));
+    apply_binary(self, kernels::Binary::add, term, op.name);
   }
   if (rec)
     record(self, op, {self, t1, t2}, {k1, k2}, [is_div, value](Node& n, const Tensor& gy) -> TensorList {
