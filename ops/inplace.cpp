@@ -82,13 +82,18 @@ void check_integral_scalar(const char* op, const char* name, double v, const Ten
               op, name, v);
 }
 
-// Copies `value` (self's shape, any dtype) into self's buffer and bumps the version.
+// Every write counts: saved tensors compare the version before backward.
+void bump(Tensor& self) {
+  if (const auto& s = self.impl()->storage()) s->bump_version();
+}
+
+// Copies `value` (self's shape or broadcast to it, any dtype) into self's buffer and bumps the version.
 void write(Tensor& self, const Tensor& value) {
   Tensor v = value.dtype() == self.dtype() ? value : kernels::cast(value, self.dtype());
   if (v.shape() != self.shape()) v = kernels::broadcast_copy(v, self.shape());
   const auto bytes = static_cast<std::size_t>(self.numel()) * dtype_size(self.dtype());
   if (bytes) std::memmove(self.impl()->raw(), v.impl()->raw(), bytes);
-  if (const auto& s = self.impl()->storage()) s->bump_version();
+  bump(self);
 }
 
 // self = self (op) operand, operand broadcast to self's shape. When the result has self's dtype and
@@ -99,16 +104,12 @@ void apply_binary(Tensor& self, kernels::Binary op, const Tensor& operand, const
   if (rt == self.dtype() && !shares_buffer(operand, self)) {
     const Tensor b = operand.dtype() == rt ? operand : kernels::cast(operand, rt);
     kernels::binary_out(op, self, b, self, name);
-    if (const auto& s = self.impl()->storage()) s->bump_version();
+    bump(self);
     return;
   }
   const Tensor a = self.dtype() == rt ? self : kernels::cast(self, rt);
   const Tensor b = operand.dtype() == rt ? operand : kernels::cast(operand, rt);
   write(self, kernels::binary(op, a, b, name));
-}
-
-void bump(Tensor& self) {
-  if (const auto& s = self.impl()->storage()) s->bump_version();
 }
 
 // An operand the VJP needs: itself, or a copy when it shares self's buffer (the write would change it).
