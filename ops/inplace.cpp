@@ -123,6 +123,20 @@ Tensor zero_grad_of(Node& n, const Tensor& gy) {
   return n.needs_input_grad(0) ? zeros_like(gy) : Tensor();
 }
 
+// record() for an in-place op: self's old grad_fn becomes the node's first input and the node becomes
+// self's grad_fn. retain_grad() follows the tensor to its new node, as in PyTorch: .grad() is the
+// gradient of the value after the write.
+template <class F>
+void record_inplace(Tensor& self, const OpDecl& op, std::initializer_list<Tensor> inputs,
+                    std::initializer_list<Tensor> saved, F&& vjp) {
+  const std::shared_ptr<Node> old = self.impl()->grad_fn;
+  Node* node = record(self, op, inputs, saved, std::forward<F>(vjp));
+  if (node && old && old->retains_grad()) {
+    old->set_retains_grad(nullptr);
+    node->set_retains_grad(self.impl_ptr());
+  }
+}
+
 // self += alpha * other (sign -1: self -= alpha * other).
 Tensor& add_sub(const OpDecl& op, Tensor& self, const Tensor& other, double alpha, double sign) {
   const bool rec = begin(op.name, self, {other});
@@ -137,7 +151,7 @@ Tensor& add_sub(const OpDecl& op, Tensor& self, const Tensor& other, double alph
   }
   if (rec) {
     const double a = sign * alpha;
-    record(self, op, {self, other}, {}, [a](Node& n, const Tensor& gy) -> TensorList {
+    record_inplace(self, op, {self, other}, {}, [a](Node& n, const Tensor& gy) -> TensorList {
       return {n.needs_input_grad(0) ? gy : Tensor(), grad_to(n, 1, a == 1 ? gy : gy * a)};
     });
   }
@@ -164,7 +178,7 @@ Tensor& mul_div(bool is_div, Tensor& self, const Tensor& other) {
     apply_binary(self, is_div ? kernels::Binary::div : kernels::Binary::mul, other, op.name);
   }
   if (rec)
-    record(self, op, {self, other}, {saved_other, old_self}, [is_div](Node& n, const Tensor& gy) -> TensorList {
+    record_inplace(self, op, {self, other}, {saved_other, old_self}, [is_div](Node& n, const Tensor& gy) -> TensorList {
       const Tensor o = n.saved(0);
       Tensor gself, gother;
       if (n.needs_input_grad(0)) gself = is_div ? gy / o : gy * o;
@@ -202,7 +216,7 @@ Tensor& addc(bool is_div, Tensor& self, const Tensor& t1, const Tensor& t2, doub
     apply_binary(self, kernels::Binary::add, term, op.name);
   }
   if (rec)
-    record(self, op, {self, t1, t2}, {k1, k2}, [is_div, value](Node& n, const Tensor& gy) -> TensorList {
+    record_inplace(self, op, {self, t1, t2}, {k1, k2}, [is_div, value](Node& n, const Tensor& gy) -> TensorList {
       const Tensor g = value == 1 ? gy : gy * value;
       Tensor g1, g2;
       if (n.needs_input_grad(1)) g1 = grad_to(n, 1, is_div ? g / n.saved(1) : g * n.saved(1));
@@ -218,7 +232,7 @@ Tensor& addc(bool is_div, Tensor& self, const Tensor& t1, const Tensor& t2, doub
 // fill_, zero_, uniform_, normal_: the old value gets a zero gradient.
 void record_overwrite(const OpDecl& op, Tensor& self, bool rec) {
   if (rec)
-    record(self, op, {self}, {}, [](Node& n, const Tensor& gy) -> TensorList { return {zero_grad_of(n, gy)}; });
+    record_inplace(self, op, {self}, {}, [](Node& n, const Tensor& gy) -> TensorList { return {zero_grad_of(n, gy)}; });
 }
 
 }  // namespace
@@ -261,7 +275,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   check_fits("copy_", "src", src, *this);
   write(*this, src);  // any dtype converts (PyTorch's copy_), float to int64 by xgrad's rule
   if (rec)
-    record(*this, kCopy_, {*this, src}, {}, [](Node& n, const Tensor& gy) -> TensorList {
+    record_inplace(*this, kCopy_, {*this, src}, {}, [](Node& n, const Tensor& gy) -> TensorList {
       return {zero_grad_of(n, gy), grad_to(n, 1, gy)};
     });
   return *this;
@@ -297,7 +311,7 @@ Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
   if (rec) mask = kernels::unary_param(kernels::UnaryParam::in_range, *this, lo, hi);
   write(*this, kernels::unary_param(kernels::UnaryParam::clamp, *this, lo, hi));
   if (rec)
-    record(*this, kClamp_, {*this}, {mask}, [](Node& n, const Tensor& gy) -> TensorList {
+    record_inplace(*this, kClamp_, {*this}, {mask}, [](Node& n, const Tensor& gy) -> TensorList {
       return {gy * n.saved(0)};
     });
   return *this;

@@ -366,3 +366,14 @@ TEST_CASE("inplace ops: an operand that is self itself (x.mul_(x), x.add_(x)) di
   const Tensor gg = grad({g.sum()}, {a})[0];
   check_close(gg, {9.0, -12.0, 3.0}, 1e-12);  // 6a
 }
+
+TEST_CASE("inplace ops: retain_grad follows the tensor to its new node") {
+  Tensor a = f64({1.0, 2.0}, true);
+  Tensor y = a * 1.0;
+  y.retain_grad();
+  y.mul_(2.0);  // y = 2a
+  CHECK(y.retains_grad());
+  (y * y).sum().backward();
+  CHECK(values(y.grad()) == std::vector<double>{4.0, 8.0});  // d/dy of y^2 at the new value
+  CHECK(values(a.grad()) == std::vector<double>{8.0, 16.0});
+}
