@@ -87,7 +87,7 @@ TensorImpl::TensorImpl(Shape shape, Dtype dtype, const char* op) : shape_(std::m
 }
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Dtype dtype)
-    : storage_(std::move(storage)), shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {}
+    : is_view(true), storage_(std::move(storage)), shape_(std::move(shape)), numel_(numel_of(shape_)), dtype_(dtype) {}
 
 TensorImpl::~TensorImpl() {
   release_node(std::move(grad_fn));

@@ -59,6 +59,9 @@ class TensorImpl {
   template <class T> T* data() const { return static_cast<T*>(raw()); }
 
   bool requires_grad = false;  // leaves: set by the user; non-leaves: true iff grad_fn
+  // Made by alias_with_shape (reshape, detach, ...): shares the buffer of the tensor it came from.
+  // In-place ops refuse to record on a view whose buffer another live tensor still holds.
+  bool is_view = false;
   std::shared_ptr<Node> grad_fn;
   // Created on first use; two threads recording on one shared parameter may race to create it.
   AutogradMeta& meta() {

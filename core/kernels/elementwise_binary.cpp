@@ -1,5 +1,6 @@
 // Arithmetic with broadcasting: add, sub, mul, div, pow, maximum, minimum (elementwise.h).
 #include "elementwise.h"
+#include "elementwise_out.h"
 #include "intrinsics.h"
 
 #include <cmath>
@@ -56,6 +57,11 @@ void int_binary_into(const Tensor& a0, const Tensor& b0, Tensor& out, F f) {
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) {
   Tensor out = make_tensor(broadcast_shapes(a.shape(), b.shape(), op_name), a.dtype(), op_name);
+  binary_out(op, a, b, out, op_name);
+  return out;
+}
+
+void binary_out(Binary op, const Tensor& a, const Tensor& b, Tensor& out, const char* op_name) {
   XGRAD_DISPATCH_ALL(a.dtype(), T, {
     using W = wrapping_t<T>;  // int64 adds, subtracts and multiplies modulo 2^64
     switch (op) {
@@ -94,7 +100,6 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* op_name) 
         break;
     }
   });
-  return out;
 }
 
 }  // namespace xgrad::kernels

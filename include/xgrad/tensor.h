@@ -120,6 +120,38 @@ class Tensor {
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
 
+  // --- in-place ops (ops/inplace.cpp), PyTorch's semantics. They write into this tensor's buffer
+  // (other operands broadcast to its shape, never the reverse; the result is converted to its dtype,
+  // and an int64 tensor refuses a float result), bump version() and return *this. With grad mode on,
+  // a leaf that requires grad refuses them (update parameters under NoGradGuard); on a tensor with
+  // history, or with an operand that requires grad, the op is recorded and this tensor's grad_fn
+  // becomes the new node, whose input is the old history. A view (reshape, detach) sharing its
+  // buffer with another live tensor refuses a recorded in-place op (PyTorch would rebase the base).
+  Tensor& add_(const Tensor& other, double alpha = 1);  // self += alpha * other
+  Tensor& add_(double other, double alpha = 1);
+  Tensor& sub_(const Tensor& other, double alpha = 1);  // self -= alpha * other
+  Tensor& sub_(double other, double alpha = 1);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double other);
+  Tensor& div_(const Tensor& other);  // true division: int64 tensors refuse it
+  Tensor& div_(double other);
+  Tensor& addcmul_(const Tensor& tensor1, const Tensor& tensor2, double value = 1);  // += value * t1 * t2
+  Tensor& addcdiv_(const Tensor& tensor1, const Tensor& tensor2, double value = 1);  // += value * t1 / t2
+  Tensor& copy_(const Tensor& src);  // src broadcast to this shape, converted to this dtype
+  Tensor& zero_();
+  Tensor& fill_(double value);
+  Tensor& clamp_(std::optional<double> min, std::optional<double> max);
+  Tensor& uniform_(double low = 0, double high = 1);  // from the generator manual_seed seeds
+  Tensor& normal_(double mean = 0, double std = 1);
+  Tensor& operator+=(const Tensor& other);
+  Tensor& operator+=(double other);
+  Tensor& operator-=(const Tensor& other);
+  Tensor& operator-=(double other);
+  Tensor& operator*=(const Tensor& other);
+  Tensor& operator*=(double other);
+  Tensor& operator/=(const Tensor& other);
+  Tensor& operator/=(double other);
+
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
 
  private:

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "fuzz.h"
@@ -536,6 +537,54 @@ std::vector<FuzzedFunction> tensor_table() {
     auto x = g.tensor("x");
     auto s = g.shape_near("shape", x);
     return {x.reshape(s)};
+  });
+  // In-place ops: on the tensor itself (a leaf requiring grad raises), on a copy with history, or
+  // under NoGradGuard (the optimizer pattern).
+  auto inplace = [&](const char* key, const char* name, std::function<void(FuzzCall&, Tensor&)> f) {
+    def(key, name, [f](FuzzCall& g) -> TensorList {
+      Tensor x = g.tensor("x");
+      const int mode = static_cast<int>(g.uniform(0, 2));
+      g.note(mode == 0 ? "on x" : mode == 1 ? "on x.clone()" : "on x under NoGradGuard");
+      if (mode == 1 && x.defined()) x = x.clone();
+      std::optional<NoGradGuard> no_grad;
+      if (mode == 2) no_grad.emplace();
+      f(g, x);
+      return {x};
+    });
+  };
+  inplace("Tensor::add_", "add_", [](FuzzCall& g, Tensor& x) {
+    if (g.chance(0.3)) x.add_(g.real("other", -2, 2), g.real("alpha", -2, 2));
+    else x.add_(g.tensor_like("other", x), g.real("alpha", -2, 2));
+  });
+  inplace("Tensor::sub_", "sub_", [](FuzzCall& g, Tensor& x) {
+    if (g.chance(0.3)) x.sub_(g.real("other", -2, 2));
+    else x -= g.tensor_like("other", x);
+  });
+  inplace("Tensor::mul_", "mul_", [](FuzzCall& g, Tensor& x) {
+    if (g.chance(0.3)) x *= g.real("other", -2, 2);
+    else x.mul_(g.tensor_like("other", x));
+  });
+  inplace("Tensor::div_", "div_", [](FuzzCall& g, Tensor& x) {
+    if (g.chance(0.3)) x /= g.real("other", -2, 2);
+    else x.div_(g.tensor_like("other", x));
+  });
+  inplace("Tensor::addcmul_", "addcmul_", [](FuzzCall& g, Tensor& x) {
+    x.addcmul_(g.tensor_like("t1", x), g.tensor_like("t2", x), g.real("value", -2, 2));
+  });
+  inplace("Tensor::addcdiv_", "addcdiv_", [](FuzzCall& g, Tensor& x) {
+    x.addcdiv_(g.tensor_like("t1", x), g.tensor_like("t2", x), g.real("value", -2, 2));
+  });
+  inplace("Tensor::copy_", "copy_", [](FuzzCall& g, Tensor& x) { x.copy_(g.tensor_like("src", x)); });
+  inplace("Tensor::zero_", "zero_", [](FuzzCall&, Tensor& x) { x.zero_(); });
+  inplace("Tensor::fill_", "fill_", [](FuzzCall& g, Tensor& x) { x.fill_(g.real("value", -2, 2)); });
+  inplace("Tensor::clamp_", "clamp_", [](FuzzCall& g, Tensor& x) {
+    x.clamp_(g.optional_real("min", -2, 0), g.optional_real("max", 0, 2));
+  });
+  inplace("Tensor::uniform_", "uniform_", [](FuzzCall& g, Tensor& x) {
+    x.uniform_(g.real("low", -2, 0), g.real("high", 0, 2));
+  });
+  inplace("Tensor::normal_", "normal_", [](FuzzCall& g, Tensor& x) {
+    x.normal_(g.real("mean", -2, 2), g.real("std", 0, 2));
   });
   def("Tensor::clone", "clone", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
