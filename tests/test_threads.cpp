@@ -3,6 +3,7 @@
 #include <xgrad/xgrad.h>
 
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <map>
@@ -215,6 +216,10 @@ TEST_CASE("threads: an exception in any chunk reaches the caller and the pool ke
   CHECK_THROWS_AS(parallel::parallel_for_dynamic(1000, 2, 1,
                                                  [&](std::int64_t i, std::int64_t, int) {
                                                    if (i == 0) throw std::runtime_error("first item");
+                                                   // Slow items: the check below must not depend on the
+                                                   // thrower being scheduled promptly on a loaded machine
+                                                   // (it once failed while a sanitizer build ran).
+                                                   std::this_thread::sleep_for(std::chrono::microseconds(100));
                                                    ++after_failure;
                                                  }),
                   std::runtime_error);

@@ -574,6 +574,23 @@ std::vector<FuzzedFunction> tensor_table() {
   inplace("Tensor::addcdiv_", "addcdiv_", [](FuzzCall& g, Tensor& x) {
     x.addcdiv_(g.tensor_like("t1", x), g.tensor_like("t2", x), g.real("value", -2, 2));
   });
+  // The compound operators forward to add_ / sub_ / mul_ / div_, whose names their errors carry.
+  inplace("Tensor::operator+=", "add_", [](FuzzCall& g, Tensor& x) {
+    if (g.flag("scalar")) x += g.real("other", -2, 2);
+    else x += g.tensor_like("other", x);
+  });
+  inplace("Tensor::operator-=", "sub_", [](FuzzCall& g, Tensor& x) {
+    if (g.flag("scalar")) x -= g.real("other", -2, 2);
+    else x -= g.tensor_like("other", x);
+  });
+  inplace("Tensor::operator*=", "mul_", [](FuzzCall& g, Tensor& x) {
+    if (g.flag("scalar")) x *= g.real("other", -2, 2);
+    else x *= g.tensor_like("other", x);
+  });
+  inplace("Tensor::operator/=", "div_", [](FuzzCall& g, Tensor& x) {
+    if (g.flag("scalar")) x /= g.real("other", -2, 2);
+    else x /= g.tensor_like("other", x);
+  });
   inplace("Tensor::copy_", "copy_", [](FuzzCall& g, Tensor& x) { x.copy_(g.tensor_like("src", x)); });
   inplace("Tensor::zero_", "zero_", [](FuzzCall&, Tensor& x) { x.zero_(); });
   inplace("Tensor::fill_", "fill_", [](FuzzCall& g, Tensor& x) { x.fill_(g.real("value", -2, 2)); });
