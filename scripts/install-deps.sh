@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   xtensor-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libbenchmark-dev
   cmake g++ ninja-build ccache pkg-config
+  zlib1g-dev python3-numpy
 )
 
 missing=()

@@ -13,5 +13,6 @@
 #include "xgrad/ops.h"
 #include "xgrad/registry.h"
 #include "xgrad/shape.h"
+#include "xgrad/state_dict.h"
 #include "xgrad/tensor.h"
 #include "xgrad/threads.h"
