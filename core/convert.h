@@ -27,10 +27,13 @@ inline std::int64_t saturating_int64(F v) {
   return v >= upper ? std::numeric_limits<std::int64_t>::max() : r;
 }
 
-// static_cast, except floating -> int64 by the rule above.
+// static_cast, except floating -> int64 by the rule above, and anything -> bool as "nonzero"
+// (NaN is nonzero, as in PyTorch; 0.5 is true, not truncated).
 template <class To, class From>
 inline To convert(From v) {
-  if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>)
+  if constexpr (std::is_same_v<To, bool>)
+    return v != From(0);
+  else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>)
     return static_cast<To>(saturating_int64(v));
   else
     return static_cast<To>(v);

@@ -28,8 +28,16 @@ constexpr bool kUseInlineStorage = true;
 Storage::Storage(std::size_t bytes)
     : ptr_(kUseInlineStorage && bytes <= kInlineBytes ? static_cast<void*>(inline_) : cached_alloc(bytes)),
       bytes_(bytes) {}
+Storage::Storage(void* external, std::size_t bytes, std::function<void(void*)> deleter)
+    : ptr_(external), bytes_(bytes), external_(true) {
+  if (deleter) external_deleter_ = std::make_unique<std::function<void(void*)>>(std::move(deleter));
+}
 Storage::~Storage() {
-  if (ptr_ != inline_) cached_free(ptr_, bytes_);
+  if (external_) {
+    if (external_deleter_) (*external_deleter_)(ptr_);  // the caller's memory: never the allocator's
+  } else if (ptr_ != inline_) {
+    cached_free(ptr_, bytes_);
+  }
 }
 
 namespace {
@@ -133,7 +141,7 @@ T Tensor::item() const {
   XGRAD_CHECK(numel() == 1, "item: only one-element tensors can be converted to a scalar, got shape {}",
               to_string(shape()));
   T v{};
-  XGRAD_DISPATCH_ALL(dtype(), S, v = convert<T>(impl()->data<S>()[0]));
+  XGRAD_DISPATCH_WITH_BOOL(dtype(), S, v = convert<T>(impl()->data<S>()[0]));
   return v;
 }
 
@@ -154,7 +162,7 @@ T Tensor::at(std::initializer_list<std::int64_t> index) const {
     ++i;
   }
   T v{};
-  XGRAD_DISPATCH_ALL(dtype(), S, v = convert<T>(impl()->data<S>()[flat]));
+  XGRAD_DISPATCH_WITH_BOOL(dtype(), S, v = convert<T>(impl()->data<S>()[flat]));
   return v;
 }
 
@@ -189,7 +197,7 @@ template <class T>
 std::vector<T> Tensor::to_vector() const {
   checked(*this, "to_vector");
   std::vector<T> out(static_cast<std::size_t>(numel()));
-  XGRAD_DISPATCH_ALL(dtype(), S, {
+  XGRAD_DISPATCH_WITH_BOOL(dtype(), S, {
     const S* p = impl()->data<S>();
     std::transform(p, p + numel(), out.begin(), [](S v) { return convert<T>(v); });
   });
@@ -205,6 +213,7 @@ std::vector<T> Tensor::to_vector() const {
 XGRAD_INSTANTIATE_ACCESSORS(float)
 XGRAD_INSTANTIATE_ACCESSORS(double)
 XGRAD_INSTANTIATE_ACCESSORS(std::int64_t)
+XGRAD_INSTANTIATE_ACCESSORS(bool)
 #undef XGRAD_INSTANTIATE_ACCESSORS
 
 // ---------------------------------------------------------------- autograd state
@@ -308,7 +317,7 @@ template <class F>
 Tensor generate(const char* op, const Shape& shape, const TensorOptions& opts, F value_at) {
   Tensor t = make_for(op, shape, opts);
   const std::int64_t n = t.numel();
-  XGRAD_DISPATCH_ALL(opts.dtype, T, {
+  XGRAD_DISPATCH_WITH_BOOL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
     for (std::int64_t i = 0; i < n; ++i) p[i] = convert<T>(value_at(i));
   });
@@ -327,7 +336,7 @@ Tensor zeros_named(const char* op, const Shape& shape, const TensorOptions& opts
 
 Tensor full_named(const char* op, const Shape& shape, double value, const TensorOptions& opts) {
   Tensor t = make_for(op, shape, opts);
-  XGRAD_DISPATCH_ALL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), convert<T>(value)));
+  XGRAD_DISPATCH_WITH_BOOL(opts.dtype, T, std::fill_n(t.impl()->data<T>(), t.numel(), convert<T>(value)));
   return finish(std::move(t), opts);
 }
 
@@ -408,6 +417,7 @@ Tensor randn(const Shape& shape, TensorOptions opts) {
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions opts) {
   XGRAD_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
+  XGRAD_CHECK(opts.dtype != Dtype::boolean, "randint: expects a numeric dtype, got bool");
   // Exact integers in [low, high) (no rounding through double; high - low may exceed INT64_MAX).
   const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
   Tensor t = make_for("randint", shape, opts);
@@ -436,9 +446,9 @@ Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape, Tenso
   XGRAD_CHECK(static_cast<std::int64_t>(values.size()) == numel, "tensor: {} values cannot fill shape {} ({} elements)",
               values.size(), to_string(shape), numel);
   Tensor t = make_for("tensor", shape, opts);
-  XGRAD_DISPATCH_ALL(opts.dtype, T,
-                     std::transform(values.begin(), values.end(), t.impl()->data<T>(),
-                                    [](std::int64_t v) { return static_cast<T>(v); }));
+  XGRAD_DISPATCH_WITH_BOOL(opts.dtype, T,
+                           std::transform(values.begin(), values.end(), t.impl()->data<T>(),
+                                          [](std::int64_t v) { return convert<T>(v); }));
   return finish(std::move(t), opts);
 }
 
@@ -488,6 +498,21 @@ Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts) {
 template Tensor from_buffer<float>(const float*, const Shape&, TensorOptions);
 template Tensor from_buffer<double>(const double*, const Shape&, TensorOptions);
 template Tensor from_buffer<std::int64_t>(const std::int64_t*, const Shape&, TensorOptions);
+template Tensor from_buffer<bool>(const bool*, const Shape&, TensorOptions);
+
+Tensor from_blob(void* data, const Shape& shape, TensorOptions opts, std::function<void(void*)> deleter) {
+  check_options("from_blob", opts);
+  const std::size_t bytes = checked_bytes(shape, opts.dtype, "from_blob");
+  XGRAD_CHECK(data != nullptr || bytes == 0, "from_blob: data is a null pointer for shape {} {}", to_string(shape),
+              dtype_name(opts.dtype));
+  XGRAD_CHECK(reinterpret_cast<std::uintptr_t>(data) % dtype_size(opts.dtype) == 0,
+              "from_blob: data {} is not aligned for {} (a multiple of {} bytes expected)", data,
+              dtype_name(opts.dtype), dtype_size(opts.dtype));
+  auto storage = std::make_shared<Storage>(data, bytes, std::move(deleter));
+  auto impl = std::make_shared<TensorImpl>(std::move(storage), shape, opts.dtype);
+  impl->is_view = false;  // the tensor owns its (borrowed) buffer: no other handle shares it yet
+  return finish(Tensor(std::move(impl)), opts);
+}
 
 // ---------------------------------------------------------------- printing
 
@@ -501,7 +526,9 @@ struct NumberFormat {
 
 template <class T>
 std::string format_number(T v, const NumberFormat& f) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return fmt::format("{:>{}}", v ? "True" : "False", f.width);  // PyTorch's spelling
+  } else if constexpr (std::is_integral_v<T>) {
     return fmt::format("{:>{}}", v, f.width);
   } else {
     if (std::isnan(v) || std::isinf(v)) return fmt::format("{:>{}}", v, f.width);
@@ -555,7 +582,7 @@ void format_dim(std::string& out, const T* p, const Shape& s, std::size_t d, std
 std::string to_string(const Tensor& t) {
   if (!t.defined()) return "tensor(undefined)";
   std::string body;
-  XGRAD_DISPATCH_ALL(t.dtype(), T, {
+  XGRAD_DISPATCH_WITH_BOOL(t.dtype(), T, {
     const T* p = t.impl()->data<T>();
     const NumberFormat f = choose_format(p, t.numel());
     if (t.dim() == 0)

@@ -1,5 +1,5 @@
-// Comparisons: 0/1 masks of dtype int64 (PyTorch returns bool), never differentiable, so
-// nothing is recorded and nothing is registered. Operands are promoted to a common dtype first.
+// Comparisons: bool masks, as in PyTorch, never differentiable, so nothing is recorded and nothing
+// is registered. Operands are promoted to a common dtype first (two bools compare as int64).
 #include "../core/arg_checks.h"
 #include "../core/kernels/elementwise.h"
 #include "xgrad/ops.h"
@@ -10,9 +10,10 @@ namespace {
 
 Tensor compare(kernels::Compare op, const char* name, const Tensor& a, const Tensor& b) {
   XGRAD_CHECK(a.defined() && b.defined(), "{}: an operand is an undefined tensor", name);
-  const Dtype d = result_type(a, b);
+  Dtype d = result_type(a, b);
+  if (d == boolean) d = int64;
   // Values only: the result carries no history.
-  return kernels::compare(op, to_dtype(a.detach(), d), to_dtype(b.detach(), d), int64, name);
+  return kernels::compare(op, to_dtype(a.detach(), d), to_dtype(b.detach(), d), boolean, name);
 }
 
 }  // namespace
@@ -52,7 +53,8 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
 bool equal(const Tensor& a, const Tensor& b) {
   XGRAD_CHECK(a.defined() && b.defined(), "equal: an operand is an undefined tensor");
   if (a.shape() != b.shape()) return false;
-  const Dtype d = result_type(a, b);
+  Dtype d = result_type(a, b);
+  if (d == boolean) d = int64;
   return kernels::all_equal(to_dtype(a.detach(), d), to_dtype(b.detach(), d));
 }
 

@@ -96,6 +96,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   check_defined("sum_to", {{x, "input"}});
   const Shape& in = x.shape();
   if (in == shape) return x;
+  XGRAD_CHECK(x.dtype() != boolean, "sum_to: cannot sum a bool tensor (shape {}) into shape {}; convert it first",
+              to_string(in), to_string(shape));
   XGRAD_CHECK(shape.size() <= in.size(), "sum_to: shape {} has more dims than the input shape {}",
               to_string(shape), to_string(in));
   const std::size_t lead = in.size() - shape.size();

@@ -40,22 +40,33 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   check_defined(op, {{a, "input"}, {b, "other"}});
 }
 
+// PyTorch's kinds of dtype, in promotion order: bool < integer < floating.
+int kind(Dtype d) { return d == Dtype::boolean ? 0 : d == Dtype::int64 ? 1 : 2; }
+
+// An op on two bool operands keeps bool in PyTorch (add is "or", mul "and", maximum "or", ...):
+// computed in int64 and read back as nonzero. Nothing to record: bool never requires grad.
+Tensor on_bools(Tensor (*op)(const Tensor&, const Tensor&), const Tensor& a, const Tensor& b) {
+  return to_dtype(op(to_dtype(a, int64), to_dtype(b, int64)), boolean);
+}
+
 }  // namespace
 
-// PyTorch's result type: a float beats an int; between two of the same kind, a 0-d tensor
-// does not promote a tensor with dims; otherwise the wider type wins.
+// PyTorch's result type: a float beats an int, an int beats a bool; between two of the same kind, a
+// 0-d tensor does not promote a tensor with dims; otherwise the wider type wins.
 Dtype result_type(const Tensor& a, const Tensor& b) {
   check_defined("result_type", {{a, "tensor1"}, {b, "tensor2"}});
   const Dtype da = a.dtype(), db = b.dtype();
   if (da == db) return da;
-  if (is_floating(da) != is_floating(db)) return is_floating(da) ? da : db;
+  if (kind(da) != kind(db)) return kind(da) > kind(db) ? da : db;
   if ((a.dim() == 0) != (b.dim() == 0)) return a.dim() == 0 ? db : da;
   return promote_types(da, db);
 }
 
 Tensor add(const Tensor& a0, const Tensor& b0) {
   check_operands("add", a0, b0);
-  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  const Dtype rt = result_type(a0, b0);
+  if (rt == boolean) return on_bools(add, a0, b0);
+  auto [a, b] = promoted(a0, b0, rt);
   Tensor y = kernels::binary(kernels::Binary::add, a, b, "add");
   record(y, kAdd, {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reduce_grad(n, 0, gy), reduce_grad(n, 1, gy)};
@@ -65,7 +76,12 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   check_operands("sub", a0, b0);
-  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  const Dtype rt = result_type(a0, b0);
+  XGRAD_CHECK(rt != boolean,
+              "sub: subtracting two bool tensors ({} and {}) is not supported (PyTorch refuses it too); use "
+              "logical_xor or operator^",
+              to_string(a0.shape()), to_string(b0.shape()));
+  auto [a, b] = promoted(a0, b0, rt);
   Tensor y = kernels::binary(kernels::Binary::sub, a, b, "sub");
   record(y, kSub, {a, b}, {}, [](Node& n, const Tensor& gy) -> TensorList {
     return {reduce_grad(n, 0, gy), n.needs_input_grad(1) ? reduce_grad(n, 1, neg(gy)) : Tensor()};
@@ -75,7 +91,9 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   check_operands("mul", a0, b0);
-  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  const Dtype rt = result_type(a0, b0);
+  if (rt == boolean) return on_bools(mul, a0, b0);
+  auto [a, b] = promoted(a0, b0, rt);
   Tensor y = kernels::binary(kernels::Binary::mul, a, b, "mul");
   record(y, kMul, {a, b}, {a, b}, [](Node& n, const Tensor& gy) -> TensorList {
     return {n.needs_input_grad(0) ? reduce_grad(n, 0, mul(gy, n.saved(1))) : Tensor(),
@@ -100,7 +118,9 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
 
 Tensor pow(const Tensor& base0, const Tensor& exponent0) {
   check_operands("pow", base0, exponent0);
-  auto [a, b] = promoted(base0, exponent0, result_type(base0, exponent0));
+  const Dtype rt = result_type(base0, exponent0);
+  if (rt == boolean) return on_bools(pow, base0, exponent0);
+  auto [a, b] = promoted(base0, exponent0, rt);
   if (b.dtype() == int64 && b.numel() > 0) {
     const std::int64_t* e = b.data<std::int64_t>();
     XGRAD_CHECK(std::none_of(e, e + b.numel(), [](std::int64_t v) { return v < 0; }),
@@ -131,7 +151,7 @@ Tensor pow(const Tensor& base0, const Tensor& exponent0) {
 
 Tensor pow(const Tensor& base, double exponent) {
   XGRAD_CHECK(base.defined(), "pow: the base is an undefined tensor");
-  Tensor x = base;
+  Tensor x = base.dtype() == boolean ? to_dtype(base, int64) : base;  // PyTorch: bool ** 2 is int64
   if (x.dtype() == int64) {
     // A whole exponent that int64 holds stays an integer power (wrapping modulo 2^64); others,
     // 1e30 included, promote as a fractional one does (PyTorch: a float exponent gives a float).
@@ -156,7 +176,9 @@ namespace {
 Tensor extremum(const OpDecl& decl, kernels::Binary op, const Tensor& a0, const Tensor& b0) {
   const char* name = decl.name;
   check_operands(name, a0, b0);
-  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  const Dtype rt = result_type(a0, b0);
+  if (rt == boolean) return on_bools(op == kernels::Binary::maximum ? maximum : minimum, a0, b0);
+  auto [a, b] = promoted(a0, b0, rt);
   Tensor y = kernels::binary(op, a, b, name);
   const bool is_max = op == kernels::Binary::maximum;
   record(y, decl, {a, b}, {a, b}, [name, is_max](Node& n, const Tensor& gy) -> TensorList {
@@ -181,7 +203,9 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
   XGRAD_CHECK(condition.defined(), "where: the condition is an undefined tensor");
   check_operands("where", a0, b0);
-  auto [a, b] = promoted(a0, b0, result_type(a0, b0));
+  const Dtype rt = result_type(a0, b0);
+  if (rt == boolean) return to_dtype(where(condition, to_dtype(a0, int64), to_dtype(b0, int64)), boolean);
+  auto [a, b] = promoted(a0, b0, rt);
   Tensor y = kernels::where(condition, a, b, "where");
   // The condition is an input of the node (as in the registry) but is never differentiated.
   record(y, kWhere, {condition, a, b}, {condition.detach()}, [](Node& n, const Tensor& gy) -> TensorList {
@@ -196,8 +220,10 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
 Tensor scalar_like(double value, const Tensor& like) {
   check_defined("scalar_like", {{like, "like"}});
   Dtype d = like.dtype();
-  // A fractional value, or one beyond int64 (1e30, inf, NaN), makes the scalar float32.
+  // A fractional value, or one beyond int64 (1e30, inf, NaN), makes the scalar float32; a whole one
+  // next to a bool tensor is int64 (PyTorch: mask + 1 counts).
   if (!is_floating(d) && !is_int64_value(value)) d = float32;
+  else if (d == boolean) d = int64;
   return scalar_tensor(value, {.dtype = d});
 }
 

@@ -35,8 +35,11 @@ void check_floating(const char* op, const Tensor& x) {
               op, dtype_name(x.dtype()), to_string(x.shape()));
 }
 
+// neg, abs, sign, relu and clamp take int64 too, but not bool (PyTorch refuses neg of a bool).
 void check_defined(const char* op, const Tensor& x) {
   XGRAD_CHECK(x.defined(), "{}: the input is an undefined tensor", op);
+  XGRAD_CHECK(x.dtype() != boolean, "{}: expects a numeric tensor, got bool of shape {} (convert it with .to())",
+              op, to_string(x.shape()));
 }
 
 using kernels::Compare;

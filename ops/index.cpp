@@ -142,6 +142,7 @@ Tensor index_add(const Tensor& x, std::int64_t dim, const Tensor& index, const T
   XGRAD_CHECK(index.dim() <= 1, "index_add: index must be 1-D or 0-d, got shape {}", to_string(index.shape()));
   XGRAD_CHECK(x.dtype() == source.dtype(), "index_add: input ({}) and source ({}) must have the same dtype",
               dtype_name(x.dtype()), dtype_name(source.dtype()));
+  XGRAD_CHECK(x.dtype() != boolean, "index_add: expects a numeric input, got bool (shape {})", to_string(x.shape()));
   const std::int64_t d = wrap_dim(dim, x.dim(), "index_add");
   if (x.dim() == 0) {
     XGRAD_CHECK(index.numel() == 1 && source.numel() == 1,
@@ -198,6 +199,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const
   check_defined(src, "scatter_add", "src");
   XGRAD_CHECK(x.dtype() == src.dtype(), "scatter_add: input ({}) and src ({}) must have the same dtype",
               dtype_name(x.dtype()), dtype_name(src.dtype()));
+  XGRAD_CHECK(x.dtype() != boolean, "scatter_add: expects a numeric input, got bool (shape {})", to_string(x.shape()));
   const std::int64_t d = wrap_dim(dim, x.dim(), "scatter_add");
   check_gather_shapes(x, d, index, "scatter_add");
   XGRAD_CHECK(src.dim() == index.dim(), "scatter_add: src of shape {} must have as many dims as index of shape {}",

@@ -15,6 +15,7 @@
 #include "../core/dispatch.h"
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/elementwise_out.h"
+#include "inplace_internal.h"
 #include "sample_util.h"
 #include "xgrad/grad_mode.h"
 
@@ -59,6 +60,19 @@ bool begin(const char* op, const Tensor& self, std::initializer_list<Tensor> ope
   return record;
 }
 
+}  // namespace
+
+namespace detail {
+bool begin_inplace(const char* op, const Tensor& self, std::initializer_list<Tensor> operands) {
+  return begin(op, self, operands);
+}
+void bump_version(Tensor& self) {
+  if (const auto& s = self.impl()->storage()) s->bump_version();
+}
+}  // namespace detail
+
+namespace {
+
 // `t` must broadcast to self's shape: an in-place op never grows self.
 void check_fits(const char* op, const char* name, const Tensor& t, const Tensor& self) {
   const Shape s = broadcast_shapes(t.shape(), self.shape(), op);
@@ -75,6 +89,14 @@ void check_storable(const char* op, Dtype result, const Tensor& self) {
               dtype_name(self.dtype()), to_string(self.shape()));
 }
 
+// Arithmetic into a mask: refused, rather than PyTorch's mix of "or" for add_ and errors for sub_.
+void check_not_bool(const char* op, const Tensor& self) {
+  XGRAD_CHECK(self.dtype() != boolean,
+              "{}: in-place arithmetic on a bool tensor (shape {}) is not supported; use the logical ops, "
+              "masked_fill or index_put_",
+              op, to_string(self.shape()));
+}
+
 void check_integral_scalar(const char* op, const char* name, double v, const Tensor& self) {
   XGRAD_CHECK(is_floating(self.dtype()) || is_int64_value(v),
               "{}: {} = {} is not an integer, but self is an int64 tensor (result type float32 can't be cast to "
@@ -83,9 +105,7 @@ void check_integral_scalar(const char* op, const char* name, double v, const Ten
 }
 
 // Every write counts: saved tensors compare the version before backward.
-void bump(Tensor& self) {
-  if (const auto& s = self.impl()->storage()) s->bump_version();
-}
+void bump(Tensor& self) { detail::bump_version(self); }
 
 // Copies `value` (self's shape or broadcast to it, any dtype) into self's buffer and bumps the version.
 void write(Tensor& self, const Tensor& value) {
@@ -123,23 +143,12 @@ Tensor zero_grad_of(Node& n, const Tensor& gy) {
   return n.needs_input_grad(0) ? zeros_like(gy) : Tensor();
 }
 
-// record() for an in-place op: self's old grad_fn becomes the node's first input and the node becomes
-// self's grad_fn. retain_grad() follows the tensor to its new node, as in PyTorch: .grad() is the
-// gradient of the value after the write.
-template <class F>
-void record_inplace(Tensor& self, const OpDecl& op, std::initializer_list<Tensor> inputs,
-                    std::initializer_list<Tensor> saved, F&& vjp) {
-  const std::shared_ptr<Node> old = self.impl()->grad_fn;
-  Node* node = record(self, op, inputs, saved, std::forward<F>(vjp));
-  if (node && old && old->retains_grad()) {
-    old->set_retains_grad(nullptr);
-    node->set_retains_grad(self.impl_ptr());
-  }
-}
+using detail::record_inplace;
 
 // self += alpha * other (sign -1: self -= alpha * other).
 Tensor& add_sub(const OpDecl& op, Tensor& self, const Tensor& other, double alpha, double sign) {
   const bool rec = begin(op.name, self, {other});
+  check_not_bool(op.name, self);
   check_defined(op.name, {{other, "other"}});
   check_fits(op.name, "other", other, self);
   check_integral_scalar(op.name, "alpha", alpha, self);
@@ -161,6 +170,7 @@ Tensor& add_sub(const OpDecl& op, Tensor& self, const Tensor& other, double alph
 Tensor& mul_div(bool is_div, Tensor& self, const Tensor& other) {
   const OpDecl& op = is_div ? kDiv_ : kMul_;
   const bool rec = begin(op.name, self, {other});
+  check_not_bool(op.name, self);
   check_defined(op.name, {{other, "other"}});
   check_fits(op.name, "other", other, self);
   XGRAD_CHECK(!is_div || is_floating(self.dtype()),
@@ -195,6 +205,7 @@ Tensor& mul_div(bool is_div, Tensor& self, const Tensor& other) {
 Tensor& addc(bool is_div, Tensor& self, const Tensor& t1, const Tensor& t2, double value) {
   const OpDecl& op = is_div ? kAddcdiv_ : kAddcmul_;
   const bool rec = begin(op.name, self, {t1, t2});
+  check_not_bool(op.name, self);
   check_defined(op.name, {{t1, "tensor1"}, {t2, "tensor2"}});
   check_fits(op.name, "tensor1", t1, self);
   check_fits(op.name, "tensor2", t2, self);
@@ -292,7 +303,7 @@ Tensor& Tensor::zero_() {
 
 Tensor& Tensor::fill_(double value) {
   const bool rec = begin("fill_", *this, {});
-  XGRAD_DISPATCH_ALL(dtype(), T, std::fill_n(impl()->data<T>(), numel(), convert<T>(value)));
+  XGRAD_DISPATCH_WITH_BOOL(dtype(), T, std::fill_n(impl()->data<T>(), numel(), convert<T>(value)));
   bump(*this);
   record_overwrite(kFill_, *this, rec);
   return *this;
@@ -300,6 +311,7 @@ Tensor& Tensor::fill_(double value) {
 
 Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
   const bool rec = begin("clamp_", *this, {});
+  check_not_bool("clamp_", *this);
   XGRAD_CHECK(min.has_value() || max.has_value(), "clamp_: at least one of min or max must be given (self {} {})",
               dtype_name(dtype()), to_string(shape()));
   const double inf = std::numeric_limits<double>::infinity();

@@ -60,8 +60,9 @@ std::int64_t reduced_count(const Shape& in, const Dims& dims) {
 }
 }  // namespace
 
-Tensor sum(const Tensor& x, const Dims& dims0, bool keepdim) {
-  check_defined("sum", {{x, "input"}});
+Tensor sum(const Tensor& x0, const Dims& dims0, bool keepdim) {
+  check_defined("sum", {{x0, "input"}});
+  const Tensor x = x0.dtype() == boolean ? to_dtype(x0, int64) : x0;  // PyTorch counts a mask in int64
   const Dims dims = normalize_dims(dims0, x.dim(), "sum");
   Tensor y = kernels::sum_dims(x, dims, keepdim);
   const Shape kept = kept_shape(x.shape(), dims);
@@ -139,14 +140,19 @@ Tensor prod_impl(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 }  // namespace
 
+namespace {
+// Reductions of a bool mask run on its 0/1 values in int64 (sum and prod return int64, as in PyTorch).
+Tensor as_int_if_bool(const Tensor& x) { return x.dtype() == boolean ? to_dtype(x, int64) : x; }
+}  // namespace
+
 Tensor prod(const Tensor& x) {
   check_defined("prod", {{x, "input"}});
-  return prod_impl(x, normalize_dims({}, x.dim(), "prod"), false);
+  return prod_impl(as_int_if_bool(x), normalize_dims({}, x.dim(), "prod"), false);
 }
 
 Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
   check_defined("prod", {{x, "input"}});
-  return prod_impl(x, normalize_dims({dim}, x.dim(), "prod"), keepdim);
+  return prod_impl(as_int_if_bool(x), normalize_dims({dim}, x.dim(), "prod"), keepdim);
 }
 
 // ---- max / min
@@ -209,17 +215,42 @@ Tensor arg_extreme_dim_op(const Tensor& x, std::int64_t dim0, bool keepdim, bool
 }
 }  // namespace
 
-Tensor max(const Tensor& x) { return extreme_all_op(x, true, kMax); }
-Tensor min(const Tensor& x) { return extreme_all_op(x, false, kMin); }
-Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, true, kMax); }
-Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) { return extreme_dim_op(x, dim, keepdim, false, kMin); }
-Tensor argmax(const Tensor& x) { return arg_extreme_all_op(x, true, "argmax"); }
-Tensor argmin(const Tensor& x) { return arg_extreme_all_op(x, false, "argmin"); }
+namespace {
+// max / min of a mask: found on its int64 0/1 values, returned as bool (PyTorch keeps the dtype).
+Tensor back_to(Dtype d, const Tensor& y) { return d == boolean ? to_dtype(y, boolean) : y; }
+}  // namespace
+
+Tensor max(const Tensor& x) {
+  check_defined("max", {{x, "input"}});
+  return back_to(x.dtype(), extreme_all_op(as_int_if_bool(x), true, kMax));
+}
+Tensor min(const Tensor& x) {
+  check_defined("min", {{x, "input"}});
+  return back_to(x.dtype(), extreme_all_op(as_int_if_bool(x), false, kMin));
+}
+Tensor max(const Tensor& x, std::int64_t dim, bool keepdim) {
+  check_defined("max", {{x, "input"}});
+  return back_to(x.dtype(), extreme_dim_op(as_int_if_bool(x), dim, keepdim, true, kMax));
+}
+Tensor min(const Tensor& x, std::int64_t dim, bool keepdim) {
+  check_defined("min", {{x, "input"}});
+  return back_to(x.dtype(), extreme_dim_op(as_int_if_bool(x), dim, keepdim, false, kMin));
+}
+Tensor argmax(const Tensor& x) {
+  check_defined("argmax", {{x, "input"}});
+  return arg_extreme_all_op(as_int_if_bool(x), true, "argmax");
+}
+Tensor argmin(const Tensor& x) {
+  check_defined("argmin", {{x, "input"}});
+  return arg_extreme_all_op(as_int_if_bool(x), false, "argmin");
+}
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
-  return arg_extreme_dim_op(x, dim, keepdim, true, "argmax");
+  check_defined("argmax", {{x, "input"}});
+  return arg_extreme_dim_op(as_int_if_bool(x), dim, keepdim, true, "argmax");
 }
 Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
-  return arg_extreme_dim_op(x, dim, keepdim, false, "argmin");
+  check_defined("argmin", {{x, "input"}});
+  return arg_extreme_dim_op(as_int_if_bool(x), dim, keepdim, false, "argmin");
 }
 
 // ---- var / std

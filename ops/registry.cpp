@@ -72,6 +72,14 @@ const std::vector<OpAlias>& op_aliases() {
       {"equal", "", "a bool"},
       {"result_type", "", "a dtype"},
       {"scalar_like", "", "a constant 0-d tensor"},
+      {"logical_and", "", "a bool mask, not differentiable"},
+      {"logical_or", "", "a bool mask, not differentiable"},
+      {"logical_xor", "", "a bool mask, not differentiable"},
+      {"logical_not", "", "a bool mask, not differentiable"},
+      {"any", "", "a bool, not differentiable"},
+      {"all", "", "a bool, not differentiable"},
+      {"masked_fill", "where", "where(mask, value, x)"},
+      {"masked_select", "index_select", "x.index({mask}): one index_select over the true positions"},
   };
   return aliases;
 }

@@ -53,4 +53,12 @@ Tensor Tensor::t() const {
   return dim() < 2 ? *this : xgrad::transpose(*this, 0, 1);
 }
 
+Tensor Tensor::masked_fill(const Tensor& mask, double value) const { return xgrad::masked_fill(*this, mask, value); }
+Tensor Tensor::masked_select(const Tensor& mask) const { return xgrad::masked_select(*this, mask); }
+Tensor Tensor::any() const { return xgrad::any(*this); }
+Tensor Tensor::any(std::int64_t dim, bool keepdim) const { return xgrad::any(*this, dim, keepdim); }
+Tensor Tensor::all() const { return xgrad::all(*this); }
+Tensor Tensor::all(std::int64_t dim, bool keepdim) const { return xgrad::all(*this, dim, keepdim); }
+Tensor Tensor::logical_not() const { return xgrad::logical_not(*this); }
+
 }  // namespace xgrad

@@ -294,7 +294,7 @@ void fire_binary(Gen& g, Stats& st) {
   }
   CHECK_MESSAGE(y->shape() == *expected, what, " gave ", to_string(y->shape()), ", NumPy says ", to_string(*expected));
   const bool compare = op == "eq" || op == "ne" || op == "lt" || op == "le" || op == "gt" || op == "ge";
-  if (compare) CHECK_MESSAGE(y->dtype() == Dtype::int64, what);
+  if (compare) CHECK_MESSAGE(y->dtype() == Dtype::boolean, what);
   if (op == "add" || op == "sub" || op == "mul") {
     CHECK_MESSAGE(y->dtype() == expected_result_type(a, b), what, " gave ", std::string(dtype_name(y->dtype())));
     // values against a reference loop over the broadcast index space

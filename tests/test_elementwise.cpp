@@ -298,11 +298,11 @@ TEST_CASE("elementwise: int64 arithmetic works, float-only math raises") {
   CHECK_THROWS_WITH_AS(sigmoid(a), doctest::Contains("sigmoid:"), Error);
 }
 
-TEST_CASE("elementwise: comparisons give int64 masks with broadcasting") {
+TEST_CASE("elementwise: comparisons give bool masks with broadcasting") {
   auto a = tensor({1.0, 2.0, 3.0});
   auto b = tensor({3.0, 2.0, 1.0});
   auto as_ints = [](const Tensor& t) {
-    CHECK(t.dtype() == int64);
+    CHECK(t.dtype() == boolean);  // PyTorch's dtype for a comparison
     return t.to_vector<std::int64_t>();
   };
   using V = std::vector<std::int64_t>;

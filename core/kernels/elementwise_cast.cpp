@@ -11,9 +11,34 @@
 
 namespace xgrad::kernels {
 
+namespace {
+// To and from bool by plain loops (GCC vectorises them): no xtensor expression on C++ bool.
+// Anything nonzero (NaN included) is true, as in PyTorch.
+void cast_bool(const Tensor& x, Tensor& out) {
+  const std::int64_t n = x.numel();
+  if (x.dtype() == Dtype::boolean) {
+    const bool* s = x.impl()->data<bool>();
+    XGRAD_DISPATCH_WITH_BOOL(out.dtype(), D, {
+      D* o = out.impl()->data<D>();
+      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i]);
+    });
+    return;
+  }
+  bool* o = out.impl()->data<bool>();
+  XGRAD_DISPATCH_ALL(x.dtype(), S, {
+    const S* s = x.impl()->data<S>();
+    for (std::int64_t i = 0; i < n; ++i) o[i] = s[i] != S(0);
+  });
+}
+}  // namespace
+
 Tensor cast(const Tensor& x, Dtype dtype) {
   Tensor out = make_tensor(x.shape(), dtype);
   if (x.numel() == 0) return out;
+  if (x.dtype() == Dtype::boolean || dtype == Dtype::boolean) {
+    cast_bool(x, out);
+    return out;
+  }
   XGRAD_DISPATCH_ALL(x.dtype(), S, {
     XGRAD_DISPATCH_ALL(dtype, D, {
       if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
@@ -69,7 +94,7 @@ void broadcast_rows(const T* src, const Shape& src_shape, T* dst, const Shape& s
 Tensor broadcast_copy(const Tensor& x, const Shape& shape) {
   Tensor out = make_tensor(shape, x.dtype());
   if (out.numel() == 0) return out;
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(x.dtype(), T, {
     if (x.numel() == 1)
       std::fill_n(out.impl()->data<T>(), out.numel(), x.impl()->data<T>()[0]);
     else

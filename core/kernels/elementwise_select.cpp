@@ -29,7 +29,7 @@ Tensor where(const Tensor& condition0, const Tensor& a, const Tensor& b, const c
   // keeps this file's instantiations, and its compile time, down). Casting keeps "nonzero" for
   // an int64 condition; a floating one (1e-300 is 0 as float32) is made a 0/1 mask first.
   const Tensor condition = condition0.dtype() == a.dtype() ? condition0
-                           : condition0.dtype() == Dtype::int64
+                           : condition0.dtype() == Dtype::int64 || condition0.dtype() == Dtype::boolean
                                ? cast(condition0, a.dtype())
                                : cast(compare_scalar(Compare::ne, condition0, 0.0), a.dtype());
   const Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), op_name), b.shape(), op_name);

@@ -95,7 +95,7 @@ Tensor permute_copy(const Tensor& x, const Dims& perm) {
   Tensor out = make_tensor(out_shape, x.dtype());
   if (out.numel() == 0) return out;
   std::vector<std::size_t> p(perm.begin(), perm.end());
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(x.dtype(), T, {
     auto o = shaped<T>(out);
     xt::noalias(o) = xt::transpose(shaped<T>(x), p);
   });
@@ -115,7 +115,7 @@ Tensor slice_copy(const Tensor& x, std::int64_t dim, std::int64_t start, std::in
   }
   const Blocks in = blocks_around(x.shape(), dim);
   const Blocks outb{in.outer, length, in.inner};
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(x.dtype(), T, {
     if (in.inner == 1) {  // a strided gather along the last dim: xtensor's view steps slower than this loop
       const T* s = x.impl()->data<T>() + start;
       T* o = out.impl()->data<T>();
@@ -145,7 +145,7 @@ Tensor slice_embed(const Tensor& src, const Shape& out_shape, std::int64_t dim, 
   }
   const Blocks ob = blocks_around(out_shape, dim);
   const Blocks sb{ob.outer, length, ob.inner};
-  XGRAD_DISPATCH_ALL(src.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(src.dtype(), T, {
     if (ob.inner == 1) {
       const T* s = src.impl()->data<T>();
       T* o = out.impl()->data<T>() + start;
@@ -163,9 +163,9 @@ Tensor slice_embed(const Tensor& src, const Shape& out_shape, std::int64_t dim, 
 Tensor pad_copy(const Tensor& x, const Shape& out_shape, const Shape& before, double value) {
   Tensor out = make_tensor(out_shape, x.dtype());
   if (out.numel() == 0) return out;
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_WITH_BOOL(x.dtype(), T, {
     T* o = out.impl()->data<T>();
-    std::fill(o, o + out.numel(), convert<T>(value));  // int64: convert.h's rule
+    std::fill(o, o + out.numel(), convert<T>(value));  // int64, bool: convert.h's rules
   });
   const std::size_t rank = out_shape.size();
   Shape src_off(rank), dst_off(rank), box(rank);
@@ -184,7 +184,7 @@ Tensor concat(const TensorList& xs, std::int64_t dim, const Shape& out_shape) {
   if (out.numel() == 0) return out;
   const std::int64_t outer = blocks_around(out_shape, dim).outer;
   const std::int64_t out_row = out.numel() / outer;
-  XGRAD_DISPATCH_ALL(dtype, T, {
+  XGRAD_DISPATCH_MOVE(dtype, T, {
     T* o = out.impl()->data<T>();
     std::int64_t at = 0;  // where the current input's rows start inside an output row
     for (const Tensor& x : xs) {
@@ -210,7 +210,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   Tensor out = make_tensor(out_shape, x.dtype());
   if (out.numel() == 0) return out;
   const std::int64_t* idx = index.impl()->data<std::int64_t>();
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(x.dtype(), T, {
     const T* s = x.impl()->data<T>();
     T* o = out.impl()->data<T>();
     if (in.inner == 1) {
@@ -288,7 +288,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   const Shape xs = at_least_1d(x.shape()), is = at_least_1d(index.shape());
   const std::int64_t dim_stride = contiguous_strides(xs)[static_cast<std::size_t>(dim)];
   const std::int64_t* idx = index.impl()->data<std::int64_t>();
-  XGRAD_DISPATCH_ALL(x.dtype(), T, {
+  XGRAD_DISPATCH_MOVE(x.dtype(), T, {
     const T* s = x.impl()->data<T>();
     T* o = out.impl()->data<T>();
     for_each_index_row(is, xs, is, static_cast<std::size_t>(dim),

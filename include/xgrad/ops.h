@@ -23,7 +23,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor pow(const Tensor& base, double exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);  // ties split the gradient evenly
 Tensor minimum(const Tensor& a, const Tensor& b);
-Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);  // condition != 0
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);  // bool, or any dtype: != 0
 
 // ---- elementwise unary (ops/elementwise_unary.cpp)
 Tensor neg(const Tensor& x);
@@ -42,7 +42,7 @@ Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 
-// ---- comparisons: 0/1 masks of dtype int64 (PyTorch returns bool), never differentiable
+// ---- comparisons: bool masks, as in PyTorch, never differentiable (ops/compare.cpp)
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -51,6 +51,22 @@ Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
 bool equal(const Tensor& a, const Tensor& b);  // same shape and values
+
+// ---- logical ops and masks (ops/logical.cpp). Operands of any dtype count as "nonzero" (NaN is
+// true); results are bool, with broadcasting; never differentiable.
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+Tensor any(const Tensor& x);  // 0-d bool: some element is nonzero (false when empty)
+Tensor any(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor all(const Tensor& x);  // 0-d bool: every element is nonzero (true when empty)
+Tensor all(const Tensor& x, std::int64_t dim, bool keepdim = false);
+// x with `value` where the bool mask (broadcast to x's shape) is true; x's dtype; differentiable in x.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// The elements of x where the bool mask is true (both broadcast), as a 1-D tensor in row-major
+// order; differentiable in x.
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 
 // ---- reductions (ops/reduce.cpp). An empty dims list reduces over every dim.
 Tensor sum(const Tensor& x);
@@ -231,6 +247,11 @@ Tensor operator<(const Tensor& a, double b);
 Tensor operator<=(const Tensor& a, double b);
 Tensor operator>(const Tensor& a, double b);
 Tensor operator>=(const Tensor& a, double b);
+// Bitwise operators on bool tensors only (logical_and / or / xor / not); other dtypes raise.
+Tensor operator&(const Tensor& a, const Tensor& b);
+Tensor operator|(const Tensor& a, const Tensor& b);
+Tensor operator^(const Tensor& a, const Tensor& b);
+Tensor operator~(const Tensor& x);
 
 // The dtype a binary op computes in (PyTorch's result_type): float beats int; a 0-d tensor does
 // not promote a tensor with dims of the same kind; otherwise the wider type.

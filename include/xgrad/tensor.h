@@ -21,6 +21,7 @@ namespace xgrad {
 class TensorImpl;
 class Node;
 class Tensor;
+class TensorIndex;
 
 struct TensorOptions {
   Dtype dtype = Dtype::float32;
@@ -64,7 +65,7 @@ class Tensor {
   // Write access; counts as an in-place change: bumps version(), so a graph that saved this
   // buffer refuses to backward instead of using the new values.
   template <class T> T* mutable_data();
-  template <class T> std::vector<T> to_vector() const;  // converts from any dtype
+  template <class T> std::vector<T> to_vector() const;  // converts from any dtype (to bool: nonzero)
   template <class T> auto to_xarray() const;  // defined in <xgrad/xtensor.h>
   // How many times the buffer was handed out for writing; aliases (reshape, detach) share it.
   std::uint32_t version() const;
@@ -107,6 +108,7 @@ class Tensor {
   Tensor squeeze(std::int64_t dim) const;
   Tensor unsqueeze(std::int64_t dim) const;
   Tensor operator[](std::int64_t i) const;  // x[i]: index i along dim 0 (negative counts from the end)
+  Tensor operator[](const Tensor& index) const;  // x[mask] or x[int64 index]: = index({index})
   Tensor neg() const;
   Tensor exp() const;
   Tensor log() const;
@@ -152,10 +154,78 @@ class Tensor {
   Tensor& operator/=(const Tensor& other);
   Tensor& operator/=(double other);
 
+  // --- indexing (ops/indexing.cpp), LibTorch's x.index({...}) with PyTorch's rules: integers (negative
+  // from the end) remove a dim, Slice{start, stop, step} slices it, None adds one, Ellipsis stands
+  // for the dims not named; int64 tensors index several dims at once (advanced indexing: they
+  // broadcast together and their dims replace the indexed ones, in place when those are adjacent,
+  // first otherwise); a bool mask selects its true positions over as many dims as it has.
+  // Differentiable: built from slice, squeeze, unsqueeze, permute, reshape and index_select.
+  Tensor index(std::initializer_list<TensorIndex> indices) const;
+  Tensor index(const std::vector<TensorIndex>& indices) const;
+  // self[indices] = values (broadcast to the indexed shape, converted to self's dtype), in place with
+  // the in-place ops' rules (version bump, leaf refusal, recorded as "index_put_"). accumulate adds
+  // instead, duplicates included; without it a position indexed twice keeps the last value.
+  Tensor& index_put_(std::initializer_list<TensorIndex> indices, const Tensor& values, bool accumulate = false);
+  Tensor& index_put_(std::initializer_list<TensorIndex> indices, double value, bool accumulate = false);
+  Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& values, bool accumulate = false);
+  Tensor masked_fill(const Tensor& mask, double value) const;  // ops.h's masked_fill
+  Tensor masked_select(const Tensor& mask) const;
+  Tensor any() const;
+  Tensor any(std::int64_t dim, bool keepdim = false) const;
+  Tensor all() const;
+  Tensor all(std::int64_t dim, bool keepdim = false) const;
+  Tensor logical_not() const;
+
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
 
  private:
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// The pieces of Tensor::index / index_put_, as LibTorch's torch::indexing (`using namespace
+// xgrad::indexing;` gives Slice, None and Ellipsis).
+namespace indexing {
+struct NoneIndex {};
+struct EllipsisIndex {};
+inline constexpr NoneIndex None{};          // a new dim of size 1
+inline constexpr EllipsisIndex Ellipsis{};  // every dim not indexed otherwise
+// A bound of a Slice: a number (negative counts from the end), or None / std::nullopt for the default.
+struct SliceBound {
+  std::optional<std::int64_t> value;
+  SliceBound() = default;
+  SliceBound(std::int64_t v) : value(v) {}  // NOLINT: implicit, as Python's slice takes ints
+  SliceBound(int v) : value(v) {}           // NOLINT
+  SliceBound(NoneIndex) {}                  // NOLINT
+  SliceBound(std::nullopt_t) {}             // NOLINT
+};
+// start:stop:step as in Python: out-of-range bounds clamp; the step defaults to 1 and must be positive.
+struct Slice {
+  std::optional<std::int64_t> start, stop, step;
+  Slice(SliceBound start_ = {}, SliceBound stop_ = {}, SliceBound step_ = {})  // NOLINT
+      : start(start_.value), stop(stop_.value), step(step_.value) {}
+};
+}  // namespace indexing
+
+// One entry of Tensor::index: an integer, a Slice, None, Ellipsis, or an int64 / bool tensor.
+class TensorIndex {
+ public:
+  enum class Kind { integer, slice, none, ellipsis, tensor };
+  TensorIndex(std::int64_t i) : kind_(Kind::integer), integer_(i) {}  // NOLINT: implicit, as LibTorch
+  TensorIndex(int i) : kind_(Kind::integer), integer_(i) {}           // NOLINT
+  TensorIndex(indexing::Slice s) : kind_(Kind::slice), slice_(s) {}   // NOLINT
+  TensorIndex(indexing::NoneIndex) : kind_(Kind::none) {}             // NOLINT
+  TensorIndex(indexing::EllipsisIndex) : kind_(Kind::ellipsis) {}     // NOLINT
+  TensorIndex(Tensor t) : kind_(Kind::tensor), tensor_(std::move(t)) {}  // NOLINT
+  Kind kind() const { return kind_; }
+  std::int64_t integer() const { return integer_; }
+  const indexing::Slice& slice() const { return slice_; }
+  const Tensor& tensor() const { return tensor_; }
+
+ private:
+  Kind kind_;
+  std::int64_t integer_ = 0;
+  indexing::Slice slice_;
+  Tensor tensor_;
 };
 
 // --- factories
@@ -190,6 +260,13 @@ Tensor tensor(const std::vector<std::int64_t>& values, const Shape& shape,
 // Wraps a copy of a contiguous buffer of type T (used by the xtensor interop header).
 template <class T>
 Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts = {.dtype = dtype_of_v<T>});
+
+// Zero-copy: a tensor over the caller's contiguous row-major buffer of `shape` in opts.dtype (aligned
+// for that dtype). Writes through the tensor change the caller's memory and the reverse. xgrad never
+// frees or recycles it: when the last tensor using it dies, `deleter(data)` runs if given; the
+// caller keeps the memory alive until then. Ops that make new tensors copy out of it as usual.
+Tensor from_blob(void* data, const Shape& shape, TensorOptions opts = {},
+                 std::function<void(void*)> deleter = {});
 
 // Seeds xgrad's generator: every random draw (factories, dropout masks, samples) is reproducible.
 void manual_seed(std::uint64_t seed);

@@ -34,7 +34,7 @@ class FuzzCall {
   const T& pick(const std::vector<T>& v) { return v[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(v.size()) - 1))]; }
 
   // ---- described arguments: each appends "name=value" to args()
-  // A tensor of random rank (0-4), small dims {0,1,2,3,5,7}, dtype float32/float64/int64, values
+  // A tensor of random rank (0-4), small dims {0,1,2,3,5,7}, dtype float32/float64/int64 (bool now and then), values
   // with NaN, infinities, huge, -0.0 and denormals sprinkled in; sometimes requires grad, rarely undefined.
   Tensor tensor(const char* name);
   // A tensor meant to fit `shape` (sometimes it is another shape anyway), optionally of a given dtype.

@@ -132,6 +132,11 @@ Tensor FuzzCall::make_tensor(const Shape& shape, Dtype dtype, bool requires_grad
     for (auto& x : v) x = chance(spice) ? (special = "big-ints", pick(specials)) : uniform(-3, 7);
     return xgrad::tensor(v, shape);
   }
+  if (dtype == Dtype::boolean) {
+    std::vector<std::int64_t> v(n);
+    for (auto& x : v) x = uniform(0, 1);
+    return xgrad::tensor(v, shape, {.dtype = Dtype::boolean});
+  }
   const double scale = pick(std::vector<double>{1.0, 1.0, 1.0, 1e-3, 1e3});
   static const std::vector<double> specials = {
       std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
@@ -160,7 +165,7 @@ Tensor FuzzCall::tensor(const char* name, const Shape& shape, std::optional<Dtyp
   // The wrong shape, sometimes; and never a huge one (a shape argument may be; it is not the
   // generator's job to allocate it).
   const Shape s = chance(0.08) || !small_enough(shape) ? small_shape(0, 4) : shape;
-  const Dtype d = dtype && chance(0.9) ? *dtype : pick(std::vector<Dtype>{float32, float32, float64, float64, int64});
+  const Dtype d = dtype && chance(0.9) ? *dtype : pick(std::vector<Dtype>{float32, float32, float32, float32, float64, float64, float64, float64, int64, int64, boolean});
   std::string special;
   Tensor t = make_tensor(s, d, is_floating(d) && chance(0.4), special);
   describe(name, describe_tensor(t) + (special.empty() ? "" : " " + special));
@@ -364,7 +369,7 @@ bool FuzzCall::flag(const char* name) {
 }
 
 Dtype FuzzCall::dtype(const char* name) {
-  const Dtype d = pick(std::vector<Dtype>{float32, float64, int64});
+  const Dtype d = pick(std::vector<Dtype>{float32, float32, float32, float64, float64, float64, int64, int64, int64, boolean});
   describe(name, dtype_name(d));
   return d;
 }

@@ -173,6 +173,47 @@ std::vector<FuzzedFunction> ops_table() {
     return {};
   });
 
+  // ---- logical ops and masks (any dtype counts as nonzero; the operators take bool only)
+  using Binary = Tensor (*)(const Tensor&, const Tensor&);
+  for (auto [key, name, f] : std::vector<std::tuple<const char*, const char*, Binary>>{
+           {"logical_and", "logical_and", xgrad::logical_and}, {"logical_or", "logical_or", xgrad::logical_or},
+           {"logical_xor", "logical_xor", xgrad::logical_xor}, {"operator&", "bitwise_and", xgrad::operator&},
+           {"operator|", "bitwise_or", xgrad::operator|}, {"operator^", "bitwise_xor", xgrad::operator^}}) {
+    def(key, name, [f](FuzzCall& g) -> TensorList {
+      auto a = g.tensor("a");
+      auto b = g.tensor_like("b", a);
+      auto y = f(a, b);
+      g.expect(y.dtype() == boolean, "a logical op returned " + std::string(dtype_name(y.dtype())));
+      return {};
+    });
+  }
+  def("logical_not", "logical_not", [](FuzzCall& g) -> TensorList { return {xgrad::logical_not(g.tensor("x"))}; });
+  def("operator~", "bitwise_not", [](FuzzCall& g) -> TensorList { return {~g.tensor("x")}; });
+  for (auto [name, all] : std::vector<std::pair<const char*, bool>>{{"any", false}, {"all", true}}) {
+    def(name, name, [all](FuzzCall& g) -> TensorList {
+      auto x = g.tensor("x");
+      if (g.chance(0.5)) return {all ? xgrad::all(x) : xgrad::any(x)};
+      auto dim = g.dim("dim", x);
+      auto keepdim = g.flag("keepdim");
+      return {all ? xgrad::all(x, dim, keepdim) : xgrad::any(x, dim, keepdim)};
+    });
+  }
+  // A mask of x's shape (or a broadcastable one, or now and then a tensor of another dtype).
+  auto mask_for = [](FuzzCall& g, const Tensor& x) {
+    return g.chance(0.8) && x.defined() ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+  };
+  def("masked_fill", "masked_fill", [mask_for](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto mask = mask_for(g, x);
+    auto value = g.real("value", -2, 2);
+    return {xgrad::masked_fill(x, mask, value)};
+  });
+  def("masked_select", "masked_select", [mask_for](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto mask = mask_for(g, x);
+    return {xgrad::masked_select(x, mask)};
+  });
+
   // ---- reductions
   using Whole = Tensor (*)(const Tensor&);
   for (auto [name, f] : {std::pair<const char*, Whole>{"sum", xgrad::sum}, {"mean", xgrad::mean}, {"prod", xgrad::prod},

@@ -311,6 +311,24 @@ std::vector<FuzzedFunction> tensor_table() {
   def("from_buffer", "from_buffer", from_buffer_call<float>);
   def("from_buffer", "from_buffer", from_buffer_call<double>);
   def("from_buffer", "from_buffer", from_buffer_call<std::int64_t>);
+  def("from_blob", "from_blob", [](FuzzCall& g) -> TensorList {
+    auto s = g.shape("shape");
+    auto opts = g.options("opts");
+    const auto n = checked_numel(s);
+    // A buffer that fits the shape when it is moderate; a hostile shape must be refused before any
+    // access, so it gets a one-element buffer.
+    const std::size_t words = n && *n <= kModerateElements ? static_cast<std::size_t>(*n) + 1 : 1;
+    auto buffer = std::make_shared<std::vector<double>>(words, 0.5);
+    int deleted = 0;
+    {
+      Tensor t = from_blob(buffer->data(), s, opts, [&deleted](void*) { ++deleted; });
+      expect_shape(g, t, s);
+      (void)t.sum();
+      (void)t.clone();
+    }
+    g.expect(deleted == 1, "the deleter ran " + std::to_string(deleted) + " times, not once");
+    return {};
+  });
   def("manual_seed", "manual_seed", [](FuzzCall& g) -> TensorList {
     const auto seed = g.bits();
     g.note(fmt::format("seed={}", seed));
@@ -656,6 +674,91 @@ std::vector<FuzzedFunction> tensor_table() {
     auto x = g.tensor("x");
     return {x[g.integer("i", -4, 4)]};
   });
+  def("Tensor::operator[]", "index", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto index = g.chance(0.5) && x.defined() ? gt(g.tensor_like("mask_values", x), scalar_tensor(0))
+                                              : g.index("index", {g.uniform(0, 3)}, x.defined() && x.dim() > 0 ? x.size(0) : 1);
+    return {x[index]};
+  });
+  // Indexing: a few entries of every kind, mostly fitting x's dims.
+  auto draw_indices = [](FuzzCall& g, const Tensor& x) {
+    std::vector<TensorIndex> ix;
+    const std::int64_t rank = x.defined() ? x.dim() : 0;
+    std::int64_t d = 0;  // the dim of x the next entry most likely meets
+    for (std::int64_t k = 0, n = g.uniform(0, 4); k < n; ++k) {
+      const std::int64_t size = d < rank ? x.size(d) : 1;
+      switch (g.uniform(0, 6)) {
+        case 0: ix.emplace_back(g.integer("i", -size, size - 1)); ++d; break;
+        case 1: {
+          auto start = g.optional_integer("start", -size, size);
+          auto stop = g.optional_integer("stop", -size, size);
+          auto step = g.optional_integer("step", 1, 3);
+          ix.emplace_back(indexing::Slice(start ? indexing::SliceBound(*start) : indexing::SliceBound(),
+                                          stop ? indexing::SliceBound(*stop) : indexing::SliceBound(),
+                                          step ? indexing::SliceBound(*step) : indexing::SliceBound()));
+          ++d;
+          break;
+        }
+        case 2: g.note("None"); ix.emplace_back(indexing::None); break;
+        case 3: g.note("Ellipsis"); ix.emplace_back(indexing::Ellipsis); d = rank; break;
+        case 4: ix.emplace_back(g.index("index", {g.uniform(0, 3)}, size)); ++d; break;
+        case 5: ix.emplace_back(g.tensor("index_any")); ++d; break;
+        default: {  // a mask over the next dims of x (all of them, or one)
+          Shape ms;
+          for (std::int64_t j = d; j < rank && (ms.empty() || g.chance(0.5)); ++j) ms.push_back(x.size(j));
+          ix.emplace_back(gt(g.tensor("mask_values", ms, float32), scalar_tensor(0)));
+          d += static_cast<std::int64_t>(ms.size());
+        }
+      }
+    }
+    return ix;
+  };
+  def("Tensor::index", "index", [draw_indices](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    return {x.index(draw_indices(g, x))};
+  });
+  def("Tensor::index_put_", "index_put_", [draw_indices](FuzzCall& g) -> TensorList {
+    Tensor x = g.tensor("x");
+    const bool on_clone = g.flag("on_clone");
+    if (on_clone && x.defined()) x = x.clone();
+    auto ix = draw_indices(g, x);
+    const bool accumulate = g.flag("accumulate");
+    if (g.chance(0.3)) {
+      x.index_put_({ix.empty() ? TensorIndex(indexing::Ellipsis) : ix.front()}, g.real("value", -2, 2), accumulate);
+      return {x};
+    }
+    // Values of the indexed shape (when it can be taken), broadcastable, or anything.
+    Tensor values;
+    try {
+      NoGradGuard no_grad;
+      values = g.tensor_like("values", x.index(ix));
+    } catch (const Error&) {
+      values = g.tensor("values");
+    }
+    x.index_put_(ix, values, accumulate);
+    return {x};
+  });
+  def("Tensor::masked_fill", "masked_fill", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto mask = x.defined() && g.chance(0.8) ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+    return {x.masked_fill(mask, g.real("value", -2, 2))};
+  });
+  def("Tensor::masked_select", "masked_select", [](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    auto mask = x.defined() && g.chance(0.8) ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+    return {x.masked_select(mask)};
+  });
+  for (auto [key, name, all] : std::vector<std::tuple<const char*, const char*, bool>>{{"Tensor::any", "any", false},
+                                                                                       {"Tensor::all", "all", true}}) {
+    def(key, name, [all](FuzzCall& g) -> TensorList {
+      auto x = g.tensor("x");
+      if (g.flag("whole")) return {all ? x.all() : x.any()};
+      auto d = g.dim("dim", x);
+      auto keepdim = g.flag("keepdim");
+      return {all ? x.all(d, keepdim) : x.any(d, keepdim)};
+    });
+  }
+  def("Tensor::logical_not", "logical_not", [](FuzzCall& g) -> TensorList { return {g.tensor("x").logical_not()}; });
   // Reductions and math: thin forwards, each drawn like its free function.
   def("Tensor::max", "max", [](FuzzCall& g) -> TensorList { return {g.tensor("x").max()}; });
   def("Tensor::min", "min", [](FuzzCall& g) -> TensorList { return {g.tensor("x").min()}; });
