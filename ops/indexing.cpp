@@ -311,6 +311,7 @@ void register_indexing_ops(std::vector<OpInfo>& r) {
       .samples = [](Dtype d) {
         auto put = [](std::vector<TensorIndex> ix, bool accumulate) -> Call {
           return [ix, accumulate](const TensorList& in) {
+            check_defined("index_put_", {{in[0], "self"}});
             Tensor s = clone(in[0]);  // the registry's inputs are leaves: write into a copy
             s.index_put_(ix, in[1], accumulate);
             return s;

@@ -304,8 +304,9 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
               dtype_name(input.dtype()), to_string(input.shape()));
   const Shape shape = broadcast_shapes(input.shape(), target.shape(), op);
   // As PyTorch: x where target != -1, plus max(0, margin - x) where target != 1.
-  const Tensor self_mask = kernels::compare_scalar(kernels::Compare::ne, target, -1.0);
-  const Tensor margin_mask = kernels::compare_scalar(kernels::Compare::ne, target, 1.0);
+  const Tensor t = target.dtype() == boolean ? to_dtype(target, int64) : target;  // true is 1
+  const Tensor self_mask = kernels::compare_scalar(kernels::Compare::ne, t, -1.0);
+  const Tensor margin_mask = kernels::compare_scalar(kernels::Compare::ne, t, 1.0);
   Tensor out;
   {
     NoGradGuard no_grad;

@@ -99,6 +99,9 @@ class FuzzCall {
   std::vector<std::string> broken_;
 };
 
+// A bool mask from drawn values (value > 0); an undefined draw stays undefined, for the op to report.
+inline Tensor mask_of(const Tensor& values) { return values.defined() ? gt(values, scalar_tensor(0)) : values; }
+
 std::string describe_tensor(const Tensor& t);
 std::string describe_shape(const Shape& s);
 

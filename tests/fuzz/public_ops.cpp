@@ -200,7 +200,7 @@ std::vector<FuzzedFunction> ops_table() {
   }
   // A mask of x's shape (or a broadcastable one, or now and then a tensor of another dtype).
   auto mask_for = [](FuzzCall& g, const Tensor& x) {
-    return g.chance(0.8) && x.defined() ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+    return g.chance(0.8) && x.defined() ? mask_of(g.tensor_like("mask_values", x)) : g.tensor("mask");
   };
   def("masked_fill", "masked_fill", [mask_for](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");

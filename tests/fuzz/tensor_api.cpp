@@ -676,7 +676,7 @@ std::vector<FuzzedFunction> tensor_table() {
   });
   def("Tensor::operator[]", "index", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
-    auto index = g.chance(0.5) && x.defined() ? gt(g.tensor_like("mask_values", x), scalar_tensor(0))
+    auto index = g.chance(0.5) && x.defined() ? mask_of(g.tensor_like("mask_values", x))
                                               : g.index("index", {g.uniform(0, 3)}, x.defined() && x.dim() > 0 ? x.size(0) : 1);
     return {x[index]};
   });
@@ -706,7 +706,7 @@ std::vector<FuzzedFunction> tensor_table() {
         default: {  // a mask over the next dims of x (all of them, or one)
           Shape ms;
           for (std::int64_t j = d; j < rank && (ms.empty() || g.chance(0.5)); ++j) ms.push_back(x.size(j));
-          ix.emplace_back(gt(g.tensor("mask_values", ms, float32), scalar_tensor(0)));
+          ix.emplace_back(mask_of(g.tensor("mask_values", ms, float32)));
           d += static_cast<std::int64_t>(ms.size());
         }
       }
@@ -740,12 +740,12 @@ std::vector<FuzzedFunction> tensor_table() {
   });
   def("Tensor::masked_fill", "masked_fill", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
-    auto mask = x.defined() && g.chance(0.8) ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+    auto mask = x.defined() && g.chance(0.8) ? mask_of(g.tensor_like("mask_values", x)) : g.tensor("mask");
     return {x.masked_fill(mask, g.real("value", -2, 2))};
   });
   def("Tensor::masked_select", "masked_select", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
-    auto mask = x.defined() && g.chance(0.8) ? gt(g.tensor_like("mask_values", x), scalar_tensor(0)) : g.tensor("mask");
+    auto mask = x.defined() && g.chance(0.8) ? mask_of(g.tensor_like("mask_values", x)) : g.tensor("mask");
     return {x.masked_select(mask)};
   });
   for (auto [key, name, all] : std::vector<std::tuple<const char*, const char*, bool>>{{"Tensor::any", "any", false},
