@@ -29,12 +29,11 @@ Storage::Storage(std::size_t bytes)
     : ptr_(kUseInlineStorage && bytes <= kInlineBytes ? static_cast<void*>(inline_) : cached_alloc(bytes)),
       bytes_(bytes) {}
 Storage::Storage(void* external, std::size_t bytes, std::function<void(void*)> deleter)
-    : ptr_(external), bytes_(bytes), external_(true) {
-  if (deleter) external_deleter_ = std::make_unique<std::function<void(void*)>>(std::move(deleter));
-}
+    : ptr_(external), bytes_(bytes),
+      external_deleter_(std::make_unique<std::function<void(void*)>>(std::move(deleter))) {}
 Storage::~Storage() {
-  if (external_) {
-    if (external_deleter_) (*external_deleter_)(ptr_);  // the caller's memory: never the allocator's
+  if (external_deleter_) {
+    if (*external_deleter_) (*external_deleter_)(ptr_);  // the caller's memory: never the allocator's
   } else if (ptr_ != inline_) {
     cached_free(ptr_, bytes_);
   }

@@ -337,13 +337,16 @@ void register_elementwise_binary_ops(std::vector<OpInfo>& r) {
                .differentiable = {false, true, true},
                .samples = [](Dtype d) {
                  auto call = [](const TensorList& in) { return where(in[0], in[1], in[2]); };
-                 // Conditions as constant masks: float 0/1 in the sample dtype, or int64 from a comparison.
+                 // Conditions as constant masks: float 0/1 in the sample dtype, int64 0/1, or bool from a comparison.
                  auto float_mask = [d](const Shape& s) { return kernels::compare_scalar(kernels::Compare::gt, samples::constant(s, d), 0.0); };
-                 auto int_mask = [d](const Shape& s) { return gt(samples::constant(s, d), zeros({}, {.dtype = d})); };
+                 auto int_mask = [d](const Shape& s) { return gt(samples::constant(s, d), zeros({}, {.dtype = d})).to(int64); };
+                 auto bool_mask = [d](const Shape& s) { return gt(samples::constant(s, d), zeros({}, {.dtype = d})); };
                  return std::vector<OpSample>{
                      {"same shape [3,4]", {float_mask({3, 4}), samples::input({3, 4}, d), samples::input({3, 4}, d)}, call},
                      {"int64 cond [3,1] broadcasts, a [4], b [3,4]",
                       {int_mask({3, 1}), samples::input({4}, d), samples::input({3, 4}, d)}, call},
+                     {"bool cond [2,3], a [3], b [2,1]",
+                      {bool_mask({2, 3}), samples::input({3}, d), samples::input({2, 1}, d)}, call},
                      {"cond [4], a [2,1,4], b 0-d", {float_mask({4}), samples::input({2, 1, 4}, d), samples::input({}, d)}, call},
                      {"0-d cond, a [2,3], b [3]", {float_mask({}), samples::input({2, 3}, d), samples::input({3}, d)}, call},
                      {"size-0 [0,3]", {float_mask({0, 3}), samples::input({0, 3}, d), samples::input({3}, d)}, call},

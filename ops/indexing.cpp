@@ -232,7 +232,8 @@ Tensor& index_put_impl(Tensor& self, const TensorIndex* begin, const TensorIndex
     NoGradGuard no_grad;
     source = to_dtype(values, self.dtype());
     if (source.shape() != indexed) source = expand(source, indexed);
-    if (source.is_same(values)) source = source.detach();
+    // Values read from self's own buffer (x.index_put_({perm}, x)) are copied before the writes.
+    if (source.impl()->storage() == self.impl()->storage()) source = clone(source);
   }
   const std::size_t count = where_to.size();
   if (accumulate) {

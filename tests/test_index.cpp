@@ -5,6 +5,7 @@
 #include <xgrad/xgrad.h>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "test_util.h"
@@ -168,6 +169,15 @@ TEST_CASE("index: index_put_ writes, broadcasts, accumulates, and keeps the last
   Tensor flags = zeros({3}, {.dtype = boolean});
   flags.index_put_({ids({2})}, 1.0);
   CHECK(flags.to_vector<bool>() == std::vector<bool>{false, false, true});
+  // Values read from self itself: x[[2, 0, 1]] = x permutes (they are copied before the writes).
+  Tensor p = tensor({1.0, 2.0, 3.0});
+  p.index_put_({ids({2, 0, 1})}, p);
+  CHECK(values(p) == V{2, 3, 1});
+  // index() makes a new tensor, not a view (xgrad tensors are contiguous): writes go through index_put_.
+  Tensor r = p.index({ids({0})});
+  r.fill_(0.0);
+  CHECK(values(p) == V{2, 3, 1});
+  static_assert(!std::is_constructible_v<TensorIndex, bool>, "x.index({true}) must not read index 1");
   // Advanced indices with a broadcast: m[[[0], [1]], [0, 2]] = 9 writes four elements.
   Tensor n = zeros({2, 3});
   n.index_put_({tensor(std::vector<std::int64_t>{0, 1}, {2, 1}), ids({0, 2})}, 9.0);

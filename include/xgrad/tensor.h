@@ -159,7 +159,8 @@ class Tensor {
   // for the dims not named; int64 tensors index several dims at once (advanced indexing: they
   // broadcast together and their dims replace the indexed ones, in place when those are adjacent,
   // first otherwise); a bool mask selects its true positions over as many dims as it has.
-  // Differentiable: built from slice, squeeze, unsqueeze, permute, reshape and index_select.
+  // Differentiable: built from slice, squeeze, unsqueeze, permute, reshape and index_select. The
+  // result is a new tensor (xgrad tensors are contiguous), not a view: write through index_put_.
   Tensor index(std::initializer_list<TensorIndex> indices) const;
   Tensor index(const std::vector<TensorIndex>& indices) const;
   // self[indices] = values (broadcast to the indexed shape, converted to self's dtype), in place with
@@ -216,6 +217,8 @@ class TensorIndex {
   TensorIndex(indexing::NoneIndex) : kind_(Kind::none) {}             // NOLINT
   TensorIndex(indexing::EllipsisIndex) : kind_(Kind::ellipsis) {}     // NOLINT
   TensorIndex(Tensor t) : kind_(Kind::tensor), tensor_(std::move(t)) {}  // NOLINT
+  // x.index({true}) would silently read index 1: PyTorch's x[True] is a 0-d bool tensor here.
+  TensorIndex(bool) = delete;
   Kind kind() const { return kind_; }
   std::int64_t integer() const { return integer_; }
   const indexing::Slice& slice() const { return slice_; }
