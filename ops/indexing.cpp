@@ -46,26 +46,21 @@ struct TensorIndexAt {
   Tensor index;      // int64
 };
 
-// The true positions of a bool mask, one int64 [count] tensor per mask dim, in row-major order.
-std::vector<Tensor> mask_positions(const Tensor& mask) {
-  const auto rank = static_cast<std::size_t>(mask.dim());
+// The flat (row-major) positions of a bool mask's true elements: the index into the mask's dims
+// merged into one, which is what PyTorch's one coordinate tensor per mask dim amounts to.
+Tensor mask_positions(const Tensor& mask) {
   const bool* m = mask.data<bool>();
   const std::int64_t n = mask.numel();
-  const std::int64_t count = std::count(m, m + n, true);
-  std::vector<std::vector<std::int64_t>> coords(rank, std::vector<std::int64_t>(static_cast<std::size_t>(count)));
-  const Shape strides = contiguous_strides(mask.shape());
-  std::size_t k = 0;
+  const auto count = static_cast<std::int64_t>(std::count(m, m + n, true));
+  Tensor out = empty({count}, {.dtype = int64});
+  std::int64_t* o = out.mutable_data<std::int64_t>();
+  // Branch-free: every position is written, only the true ones advance (a random mask would
+  // mispredict half the branches of an if). The slot one past the last true is never needed.
+  std::int64_t k = 0;
   for (std::int64_t i = 0; i < n; ++i) {
-    if (!m[i]) continue;
-    std::int64_t rest = i;
-    for (std::size_t d = 0; d < rank; ++d) {
-      coords[d][k] = rest / strides[d];
-      rest %= strides[d];
-    }
-    ++k;
+    if (k < count) o[k] = i;
+    k += m[i];
   }
-  std::vector<Tensor> out;
-  for (auto& c : coords) out.push_back(tensor(c, {count}));
   return out;
 }
 
@@ -90,7 +85,27 @@ Tensor advanced(const Tensor& y, const std::vector<TensorIndexAt>& at, const cha
       flat[static_cast<std::size_t>(i)] = flat[static_cast<std::size_t>(i)] * size + (ix < 0 ? ix + size : ix);
     }
   }
-  // The indexed dims to the front, in order, then the rest.
+  const Tensor flat_index = tensor(std::move(flat), {count});
+  bool adjacent = true;
+  for (std::size_t i = 1; i < at.size(); ++i) adjacent = adjacent && at[i].dim == at[i - 1].dim + 1;
+  if (adjacent) {
+    // The broadcast dims take the indexed dims' place (PyTorch): merge those dims (a free reshape),
+    // select along the merged dim, split it into the broadcast shape. No copy but the selection.
+    const std::int64_t p = at.front().dim, k = static_cast<std::int64_t>(at.size());
+    Shape merged, result;
+    for (std::int64_t d = 0; d < p; ++d) merged.push_back(y.size(d));
+    result = merged;
+    merged.push_back(indexed_numel);
+    for (const std::int64_t e : b) result.push_back(e);
+    for (std::int64_t d = p + k; d < y.dim(); ++d) {
+      merged.push_back(y.size(d));
+      result.push_back(y.size(d));
+    }
+    const Tensor picked = index_select(merged == y.shape() ? y : reshape(y, merged), p, flat_index);
+    return picked.shape() == result ? picked : reshape(picked, result);
+  }
+  // Separated indexed dims: the broadcast dims come first. The indexed dims move to the front, in
+  // order, and merge into one.
   Dims perm, rest_dims;
   Shape rest;
   for (const auto& a : at) perm.push_back(a.dim);
@@ -100,27 +115,12 @@ Tensor advanced(const Tensor& y, const std::vector<TensorIndexAt>& at, const cha
       rest.push_back(y.size(d));
     }
   perm.insert(perm.end(), rest_dims.begin(), rest_dims.end());
-  bool identity = true;
-  for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<std::int64_t>(i);
-  const Tensor moved = identity ? y : permute(y, perm);
-  Shape merged{indexed_numel};
-  for (const std::int64_t r : rest) merged.push_back(r);
-  Tensor out = index_select(reshape(moved, merged), 0, tensor(flat, {count}));
-  Shape result = b;
-  for (const std::int64_t r : rest) result.push_back(r);
-  out = reshape(out, result);
-  // Adjacent indexed dims: the broadcast dims take their place (PyTorch), else they stay first.
-  bool adjacent = true;
-  for (std::size_t i = 1; i < at.size(); ++i) adjacent = adjacent && at[i].dim == at[i - 1].dim + 1;
-  const std::int64_t p = at.front().dim, nb = static_cast<std::int64_t>(b.size());
-  if (adjacent && p > 0 && nb > 0) {
-    Dims back;
-    for (std::int64_t i = 0; i < p; ++i) back.push_back(nb + i);
-    for (std::int64_t i = 0; i < nb; ++i) back.push_back(i);
-    for (std::int64_t i = nb + p; i < out.dim(); ++i) back.push_back(i);
-    out = permute(out, back);
+  Shape merged{indexed_numel}, result = b;
+  for (const std::int64_t r : rest) {
+    merged.push_back(r);
+    result.push_back(r);
   }
-  return out;
+  return reshape(index_select(reshape(permute(y, perm), merged), 0, flat_index), result);
 }
 
 Tensor apply_index(const Tensor& x, const TensorIndex* begin, const TensorIndex* end, const char* op) {
@@ -181,7 +181,13 @@ Tensor apply_index(const Tensor& x, const TensorIndex* begin, const TensorIndex*
           for (std::size_t j = 0; j < k; ++j) fits = fits && t.shape()[j] == y.size(d + static_cast<std::int64_t>(j));
           XGRAD_CHECK(fits, "{}: the mask of shape {} does not match the dims {}..{} of the indexed tensor (shape {})",
                       op, to_string(t.shape()), d, d + static_cast<std::int64_t>(k) - 1, to_string(y.shape()));
-          for (Tensor& positions : mask_positions(t)) at.push_back({d++, std::move(positions)});
+          // The mask's dims merge into one (a free reshape), indexed by the true positions.
+          Shape merged;
+          for (std::int64_t j = 0; j < y.dim(); ++j)
+            if (j <= d || j >= d + static_cast<std::int64_t>(k)) merged.push_back(y.size(j));
+          merged[static_cast<std::size_t>(d)] = t.numel();
+          if (k > 1) y = reshape(y, merged);
+          at.push_back({d++, mask_positions(t)});
         }
         break;
       }
@@ -214,6 +220,11 @@ Tensor& index_put_impl(Tensor& self, const TensorIndex* begin, const TensorIndex
   // indexed twice keeps the last value, as a sequence of assignments would.
   std::vector<std::int64_t> where_to, which;
   if (accumulate) {
+    where_to.assign(pos, pos + m);
+    which.resize(static_cast<std::size_t>(m));
+    std::iota(which.begin(), which.end(), 0);
+  } else if (std::is_sorted(pos, pos + m, [](std::int64_t a, std::int64_t b) { return a <= b; })) {
+    // Strictly increasing (basic indexing, masks, sorted unique indices): no position repeats.
     where_to.assign(pos, pos + m);
     which.resize(static_cast<std::size_t>(m));
     std::iota(which.begin(), which.end(), 0);
