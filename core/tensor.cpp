@@ -341,7 +341,11 @@ Tensor full_named(const char* op, const Shape& shape, double value, const Tensor
 
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions opts) { return finish(make_for("empty", shape, opts), opts); }
+Tensor empty(const Shape& shape, TensorOptions opts) {
+  // A bool byte other than 0 or 1 is no valid C++ bool: uninitialised masks start false instead.
+  if (opts.dtype == Dtype::boolean) return zeros_named("empty", shape, opts);
+  return finish(make_for("empty", shape, opts), opts);
+}
 Tensor zeros(const Shape& shape, TensorOptions opts) { return zeros_named("zeros", shape, opts); }
 Tensor full(const Shape& shape, double value, TensorOptions opts) { return full_named("full", shape, value, opts); }
 Tensor ones(const Shape& shape, TensorOptions opts) { return full_named("ones", shape, 1.0, opts); }

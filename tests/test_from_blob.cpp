@@ -36,6 +36,7 @@ TEST_CASE("from_blob: the tensor aliases the caller's buffer both ways") {
   CHECK(buf == std::vector<float>(6, 0.5f));
   std::vector<std::int64_t> ints = {7, 8};
   CHECK(from_blob(ints.data(), {2}, {.dtype = int64}).sum().item<std::int64_t>() == 15);
+  CHECK(empty({4}, {.dtype = boolean}).to_vector<bool>() == std::vector<bool>(4, false));  // never garbage bytes
   bool flags[3] = {true, false, true};
   CHECK(from_blob(flags, {3}, {.dtype = boolean}).sum().item<std::int64_t>() == 2);
 }

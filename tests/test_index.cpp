@@ -118,6 +118,21 @@ TEST_CASE("index: bool masks select their true positions, x[mask] and x.index({x
   // A 0-d mask adds a dim of size 1 (true) or 0 (false): x[True].shape == [1, 2, 3].
   CHECK(x.index({scalar_tensor(1, {.dtype = boolean})}).shape() == Shape{1, 2, 3});
   CHECK(x.index({scalar_tensor(0, {.dtype = boolean})}).shape() == Shape{0, 2, 3});
+  // Masks over several dims, with other indices around them (x = arange(24).reshape(2, 3, 4)).
+  const Tensor a = x24();
+  const Tensor rows_over_10 = a.index({Ellipsis, 0}) > 10.0;  // [[F, F, F], [T, T, T]]
+  CHECK(a.index({rows_over_10}).shape() == Shape{3, 4});
+  CHECK(values(a.index({rows_over_10, Slice(1, 3)})) == V{13, 14, 17, 18, 21, 22});
+  const Tensor corners = tensor({{0.0, 1.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 1.0}}, {.dtype = boolean});
+  CHECK(values(a.index({ids({1}), corners})) == V{13, 23});  // [1] broadcasts with the 2 true positions
+  CHECK(values(a.index({Slice(), corners})) == V{1, 11, 13, 23});
+  const Tensor ends = tensor({1.0, 0.0, 0.0, 1.0}, {.dtype = boolean});
+  CHECK(a.index({Ellipsis, ends}).shape() == Shape{2, 3, 2});
+  CHECK(values(a.index({Ellipsis, ends})) == V{0, 3, 4, 7, 8, 11, 12, 15, 16, 19, 20, 23});
+  auto f = [corners](const TensorList& in) -> Tensor { return in[0].index({Slice(), corners}).pow(3.0).sum(); };
+  auto z = randn({2, 3, 4}, {.dtype = float64, .requires_grad = true});
+  CHECK(gradcheck(f, {z}));
+  CHECK(gradgradcheck(f, {z}));
   // Masks of bool tensors themselves.
   const Tensor m = x > 0.0;
   CHECK(m[m].to_vector<bool>() == std::vector<bool>{true, true, true});

@@ -17,10 +17,10 @@ namespace {
 void cast_bool(const Tensor& x, Tensor& out) {
   const std::int64_t n = x.numel();
   if (x.dtype() == Dtype::boolean) {
-    const bool* s = x.impl()->data<bool>();
+    const auto* s = static_cast<const std::uint8_t*>(x.impl()->raw());  // bytes, read as != 0
     XGRAD_DISPATCH_WITH_BOOL(out.dtype(), D, {
       D* o = out.impl()->data<D>();
-      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i]);
+      for (std::int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(s[i] != 0);
     });
     return;
   }

@@ -268,6 +268,7 @@ Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts = {.d
 // for that dtype). Writes through the tensor change the caller's memory and the reverse. xgrad never
 // frees or recycles it: when the last tensor using it dies, `deleter(data)` runs if given; the
 // caller keeps the memory alive until then. Ops that make new tensors copy out of it as usual.
+// A bool buffer must hold bytes 0 and 1 only (C++ bools).
 Tensor from_blob(void* data, const Shape& shape, TensorOptions opts = {},
                  std::function<void(void*)> deleter = {});
 

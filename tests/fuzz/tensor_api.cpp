@@ -318,7 +318,7 @@ std::vector<FuzzedFunction> tensor_table() {
     // A buffer that fits the shape when it is moderate; a hostile shape must be refused before any
     // access, so it gets a one-element buffer.
     const std::size_t words = n && *n <= kModerateElements ? static_cast<std::size_t>(*n) + 1 : 1;
-    auto buffer = std::make_shared<std::vector<double>>(words, 0.5);
+    auto buffer = std::make_shared<std::vector<double>>(words, 0.0);  // zero bytes: valid for bool too
     int deleted = 0;
     {
       Tensor t = from_blob(buffer->data(), s, opts, [&deleted](void*) { ++deleted; });
