@@ -199,6 +199,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
 // Inverted dropout: zeroes each element with probability p (xgrad's seeded generator) and scales the
 // rest by 1/(1-p) in training; the identity otherwise.
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 // x is [N, C] or [N, C, ...]; statistics per channel C. In training it normalises with the batch
 // statistics (biased variance) and, when given, updates running_mean/running_var in place
 // (momentum-weighted; the variance unbiased); in evaluation it uses the running statistics.

@@ -547,6 +547,8 @@ std::vector<FuzzedFunction> ops_table() {
     auto x = g.tensor("x");
     auto p = g.real("p", 0, 1);
     auto training = g.flag("training");
+    Generator gen(g.bits());
+    if (g.flag("generator")) return same_shape(g, x, xgrad::dropout(x, p, training, gen));
     return same_shape(g, x, xgrad::dropout(x, p, training));
   });
   def("batch_norm", "batch_norm", [same_shape](FuzzCall& g) -> TensorList {
