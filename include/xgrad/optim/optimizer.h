@@ -31,7 +31,7 @@ class Optimizer {
   // (what OneCycleLR cycles); nullopt for optimizers without one.
   virtual double lr(std::size_t group) const = 0;
   virtual void set_lr(std::size_t group, double lr) = 0;
-  virtual std::optional<double> momentum(std::size_t group) const { return std::nullopt; }
+  virtual std::optional<double> momentum(std::size_t /*group*/) const { return std::nullopt; }
   virtual void set_momentum(std::size_t group, double value);
 
   // Everything needed to resume exactly: group options, step counts, state buffers.
