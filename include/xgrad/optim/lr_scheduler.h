@@ -213,9 +213,9 @@ class LambdaLR final : public LRScheduler {
 enum class AnnealStrategy { cos, linear };
 struct OneCycleLROptions {
   GroupValues max_lr = 0.0;  // required, > 0
-  std::optional<std::int64_t> total_steps;  // or epochs * steps_per_epoch
-  std::optional<std::int64_t> epochs;
-  std::optional<std::int64_t> steps_per_epoch;
+  std::optional<std::int64_t> total_steps = std::nullopt;  // or epochs * steps_per_epoch
+  std::optional<std::int64_t> epochs = std::nullopt;
+  std::optional<std::int64_t> steps_per_epoch = std::nullopt;
   double pct_start = 0.3;
   AnnealStrategy anneal_strategy = AnnealStrategy::cos;
   bool cycle_momentum = true;
