@@ -40,10 +40,10 @@ std::vector<double> attach(const Optimizer& optimizer) {
   return r.lrs;
 }
 
-void detach(const Optimizer& optimizer) {
+void detach(const Optimizer* optimizer) {
   Table& t = table();
   std::lock_guard lock(t.mutex);
-  auto it = t.records.find(&optimizer);
+  auto it = t.records.find(optimizer);
   if (it != t.records.end() && --it->second.schedulers <= 0) t.records.erase(it);
 }
 

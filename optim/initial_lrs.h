@@ -13,8 +13,9 @@ namespace xgrad::optim::initial_lrs {
 // Registers a scheduler of `optimizer`; returns the initial lrs, recording the current lrs of the
 // groups that have none yet (setdefault).
 std::vector<double> attach(const Optimizer& optimizer);
-// The scheduler is gone; the record goes with the last one.
-void detach(const Optimizer& optimizer);
+// The scheduler is gone; the record goes with the last one. A pointer: only the address is used,
+// the optimizer may already be destroyed.
+void detach(const Optimizer* optimizer);
 // OneCycleLR sets the initial lrs itself.
 void overwrite(const Optimizer& optimizer, const std::vector<double>& lrs);
 std::vector<double> get(const Optimizer& optimizer);

@@ -33,6 +33,11 @@ class FakeOptimizer final : public Optimizer {
       momenta_.push_back(momentum);
     }
   }
+  void add_group(double lr) {
+    add_group_params({zeros({1})});
+    lrs_.push_back(lr);
+    momenta_.push_back(std::nullopt);
+  }
   void step() override {}
   double lr(std::size_t g) const override { return lrs_.at(g); }
   void set_lr(std::size_t g, double v) override { lrs_.at(g) = v; }
@@ -485,4 +490,22 @@ TEST_CASE("lr_scheduler: bad arguments raise errors naming the scheduler and the
   auto chained = std::make_shared<ChainedScheduler>(std::vector<std::shared_ptr<LRScheduler>>{a, b});
   CHECK(contains(err([&] { SequentialLR(opt, {a, chained}, {3}); }),
                  "scheduler 1 is a ChainedScheduler, which cannot restart at a milestone"));
+}
+
+TEST_CASE("lr_scheduler: a parameter group added after the scheduler was made") {
+  FakeOptimizer opt({0.1, 0.2});
+  ExponentialLR sched(opt, {.gamma = 0.5});
+  ReduceLROnPlateau one_min(opt, {.patience = 0, .min_lr = 0.01});
+  ReduceLROnPlateau per_group(opt, {.patience = 0, .min_lr = {0.0, 0.0}});
+  opt.add_group(0.4);
+  CHECK(test::error_of([&] { sched.step(); }) ==
+        "ExponentialLR: the optimizer (FakeOptimizer) has 3 parameter groups, it had 2 when the scheduler was made");
+  CHECK(sched.last_epoch() == 0);
+  // One min_lr covers new groups (as in PyTorch); a per-group list cannot.
+  one_min.step(1.0);
+  one_min.step(2.0);
+  check_exact(one_min.get_last_lr(), {0.010000000000000002, 0.020000000000000004, 0.04000000000000001});
+  CHECK(contains(test::error_of([&] { per_group.step(1.0); }),
+                 "ReduceLROnPlateau: the optimizer (FakeOptimizer) has 3 parameter groups, but 2 min_lr values"));
+  CHECK(per_group.last_epoch() == 0);
 }
