@@ -80,6 +80,11 @@ class MultiStepLR(Sched):
         return [lr * self.gamma ** n for lr in self.cur()]
 
 
+    def closed(self):
+        passed = sum(1 for m in sorted(self.milestones) if m <= self.last_epoch)  # bisect_right
+        return [b * self.gamma ** passed for b in self.base]
+
+
 class ExponentialLR(Sched):
     def __init__(self, opt, gamma):
         self.gamma = gamma
@@ -292,6 +297,10 @@ def main():
     o = Opt([1.0])
     seq = SequentialLR(o, [LinearLR(o, 0.5, 1.0, 2), ExponentialLR(o, 0.9), StepLR(o, 2, 0.5)], [3, 6])
     show("SequentialLR(LinearLR(0.5, 1, 2), Exp(0.9), Step(2, 0.5), [3, 6])", lrs_of(o, seq, 9))
+
+    o = Opt([1.0])
+    seq = SequentialLR(o, [ExponentialLR(o, 0.5), LinearLR(o, 0.25, 1.0, 3), MultiStepLR(o, [0, 2], 0.1)], [2, 5])
+    show("SequentialLR(Exp(0.5), LinearLR(0.25, 1, 3), MultiStep({0, 2}, 0.1), [2, 5])", lrs_of(o, seq, 8))
 
     o = Opt([1.0])
     ch = ChainedScheduler([LinearLR(o, 0.5, 1.0, 4), ExponentialLR(o, 0.9)])

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <numbers>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,7 +131,7 @@ TEST_CASE("lr_scheduler: CosineAnnealingLR follows PyTorch's recursive form, pas
                        0.003782485578727798, 0.010500000000000002, 0.017217514421272208, 0.020000000000000007,
                        0.017217514421272208, 0.010500000000000006, 0.0037824855787278074, 0.001});
   // The closed form, for comparison: eta_min + (base - eta_min) (1 + cos(pi e / T)) / 2 at e = 2.
-  CHECK(got[0][2] == doctest::Approx(0.001 + (0.1 - 0.001) * (1 + std::cos(M_PI * 2 / 4)) / 2).epsilon(1e-15));
+  CHECK(got[0][2] == doctest::Approx(0.001 + (0.1 - 0.001) * (1 + std::cos(std::numbers::pi * 2 / 4)) / 2).epsilon(1e-15));
 }
 
 TEST_CASE("lr_scheduler: LinearLR warms up with the default factors and can decay") {
@@ -226,6 +227,17 @@ TEST_CASE("lr_scheduler: SequentialLR with three schedulers and two milestones")
   auto c = std::make_shared<StepLR>(opt, StepLROptions{.step_size = 2, .gamma = 0.5});
   SequentialLR sched(opt, {a, b, c}, {3, 6});
   check_exact(lrs_over(opt, [&] { sched.step(); }, 9)[0], {0.5, 0.75, 1.0, 1.0, 0.9, 0.81, 1.0, 1.0, 0.5, 0.5});
+}
+
+TEST_CASE("lr_scheduler: SequentialLR restarts LinearLR and MultiStepLR through their closed forms") {
+  FakeOptimizer opt({1.0});
+  auto a = std::make_shared<ExponentialLR>(opt, ExponentialLROptions{.gamma = 0.5});
+  auto b = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.25, .total_iters = 3});
+  auto c = std::make_shared<MultiStepLR>(opt, MultiStepLROptions{.milestones = {0, 2}, .gamma = 0.1});
+  SequentialLR sched(opt, {a, b, c}, {2, 5});
+  // At 2 LinearLR starts at base * start_factor; at 5 MultiStepLR at base * gamma (milestone 0 passed).
+  check_exact(lrs_over(opt, [&] { sched.step(); }, 8)[0],
+              {1.0, 0.5, 0.25, 0.5, 0.75, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002});
 }
 
 TEST_CASE("lr_scheduler: ChainedScheduler multiplies the effects of its schedulers") {
