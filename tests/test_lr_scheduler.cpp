@@ -428,6 +428,13 @@ TEST_CASE("lr_scheduler: load_state_dict validates everything before changing an
   CHECK(report.mismatched_keys == std::vector<std::string>{"base_lrs", "gamma"});
   CHECK(other.last_epoch() == 7);  // the valid entries were
 
+  // A full load takes the saved options too, as PyTorch's does: step_size 2 and gamma 0.1 now.
+  FakeOptimizer fresh_opt({0.1, 0.2});
+  StepLR fresh(fresh_opt, {.step_size = 5, .gamma = 0.5});
+  CHECK(fresh.load_state_dict(state).complete());
+  fresh.step();  // epoch 2: a multiple of the loaded step_size
+  check_exact(fresh.get_last_lr(), {0.1 * 0.1, 0.2 * 0.1});
+
   // Nested schedulers are checked under their prefixes, and flags must be 0 or 1.
   FakeOptimizer m({0.5}, 0.9);
   OneCycleLR cycle(m, {.max_lr = 0.1, .total_steps = 10});
