@@ -1,69 +1,25 @@
 #include "initial_lrs.h"
 
-#include <mutex>
-#include <unordered_map>
-
 #include "xgrad/error.h"
 
 namespace xgrad::optim::initial_lrs {
 
-namespace {
-
-struct Record {
-  std::vector<double> lrs;
-  int schedulers = 0;
-};
-
-struct Table {
-  std::mutex mutex;
-  std::unordered_map<const Optimizer*, Record> records;
-};
-
-Table& table() {
-  static Table t;
-  return t;
+std::vector<double> attach(Optimizer& optimizer) {
+  for (std::size_t g = 0; g < optimizer.num_param_groups(); ++g)
+    if (!optimizer.initial_lr(g)) optimizer.set_initial_lr(g, optimizer.lr(g));
+  return get(optimizer);
 }
 
-// Groups added since the record was made get their current lr, as setdefault would give them.
-void extend(const Optimizer& optimizer, Record& r) {
-  for (std::size_t g = r.lrs.size(); g < optimizer.num_param_groups(); ++g) r.lrs.push_back(optimizer.lr(g));
-}
-
-}  // namespace
-
-std::vector<double> attach(const Optimizer& optimizer) {
-  Table& t = table();
-  std::lock_guard lock(t.mutex);
-  Record& r = t.records[&optimizer];
-  ++r.schedulers;
-  extend(optimizer, r);
-  return r.lrs;
-}
-
-void detach(const Optimizer* optimizer) {
-  Table& t = table();
-  std::lock_guard lock(t.mutex);
-  auto it = t.records.find(optimizer);
-  if (it != t.records.end() && --it->second.schedulers <= 0) t.records.erase(it);
-}
-
-void overwrite(const Optimizer& optimizer, const std::vector<double>& lrs) {
-  Table& t = table();
-  std::lock_guard lock(t.mutex);
-  t.records[&optimizer].lrs = lrs;
+void overwrite(Optimizer& optimizer, const std::vector<double>& lrs) {
+  XGRAD_CHECK(lrs.size() == optimizer.num_param_groups(), "{}: {} initial lrs for {} parameter groups",
+              optimizer.name(), lrs.size(), optimizer.num_param_groups());
+  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer.set_initial_lr(g, lrs[g]);
 }
 
 std::vector<double> get(const Optimizer& optimizer) {
-  Table& t = table();
-  std::lock_guard lock(t.mutex);
-  auto it = t.records.find(&optimizer);
-  if (it == t.records.end()) {  // no scheduler attached: the current lrs
-    Record fresh;
-    extend(optimizer, fresh);
-    return fresh.lrs;
-  }
-  extend(optimizer, it->second);
-  return it->second.lrs;
+  std::vector<double> lrs(optimizer.num_param_groups());
+  for (std::size_t g = 0; g < lrs.size(); ++g) lrs[g] = optimizer.initial_lr(g).value_or(optimizer.lr(g));
+  return lrs;
 }
 
 }  // namespace xgrad::optim::initial_lrs

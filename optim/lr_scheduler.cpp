@@ -18,7 +18,7 @@ LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(&optimizer) {
   last_lr_ = current_lrs();
 }
 
-LRScheduler::~LRScheduler() { initial_lrs::detach(optimizer_); }
+LRScheduler::~LRScheduler() = default;
 
 std::vector<double> LRScheduler::current_lrs() const {
   std::vector<double> lrs(optimizer_->num_param_groups());

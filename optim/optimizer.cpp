@@ -35,6 +35,16 @@ void Optimizer::set_momentum(std::size_t group, double) {
   XGRAD_CHECK(false, "{}: has no momentum to set (group {})", name(), group);
 }
 
+std::optional<double> Optimizer::initial_lr(std::size_t group) const {
+  (void)params(group);  // range check
+  return initial_lrs_[group];
+}
+
+void Optimizer::set_initial_lr(std::size_t group, double lr) {
+  (void)params(group);
+  initial_lrs_[group] = lr;
+}
+
 std::size_t Optimizer::add_group_params(std::vector<Tensor> params) {
   XGRAD_CHECK(!params.empty(), "{}: a parameter group needs at least one parameter", name());
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -53,6 +63,7 @@ std::size_t Optimizer::add_group_params(std::vector<Tensor> params) {
                   group_params_.size());
   }
   group_params_.push_back(std::move(params));
+  initial_lrs_.emplace_back();
   return group_params_.size() - 1;
 }
 

@@ -33,6 +33,10 @@ class Optimizer {
   virtual void set_lr(std::size_t group, double lr) = 0;
   virtual std::optional<double> momentum(std::size_t /*group*/) const { return std::nullopt; }
   virtual void set_momentum(std::size_t group, double value);
+  // The lr a group had before any scheduler changed it (PyTorch's group["initial_lr"]): the first
+  // scheduler records it and later ones (after a warm-up, in SequentialLR) start from it.
+  std::optional<double> initial_lr(std::size_t group) const;
+  void set_initial_lr(std::size_t group, double lr);
 
   // Everything needed to resume exactly: group options, step counts, state buffers.
   virtual StateDict state_dict() const = 0;
@@ -50,6 +54,7 @@ class Optimizer {
 
  private:
   std::vector<std::vector<Tensor>> group_params_;
+  std::vector<std::optional<double>> initial_lrs_;  // one per group
 };
 
 }  // namespace xgrad::optim
