@@ -31,8 +31,8 @@ void Adadelta::step() {
       const Tensor grad = checked_grad(p, g, i);
       if (!grad.defined()) continue;
       ParamState& state = mutable_state(g, i);
-      Tensor& square_avg = state.buffer("square_avg", p);
-      Tensor& acc_delta = state.buffer("acc_delta", p);
+      Tensor square_avg = state.buffer("square_avg", p);
+      Tensor acc_delta = state.buffer("acc_delta", p);
       state.step += 1;
       const kernels::AdadeltaRule rule{
           .grad = {.weight_decay = o.weight_decay, .maximize = o.maximize}, .lr = o.lr, .rho = o.rho, .eps = o.eps};

@@ -32,7 +32,7 @@ void Adagrad::step() {
       const Tensor grad = checked_grad(p, g, i);
       if (!grad.defined()) continue;
       ParamState& state = mutable_state(g, i);
-      Tensor& sum = state.buffer("sum", p, o.initial_accumulator_value);
+      Tensor sum = state.buffer("sum", p, o.initial_accumulator_value);
       state.step += 1;
       const kernels::AdagradRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
                                       .clr = o.lr / (1 + (state.step - 1) * o.lr_decay),

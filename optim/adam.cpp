@@ -23,9 +23,9 @@ std::vector<std::string> adam_problems(const Options& o) {
 // One Adam / AdamW update of p (PyTorch's _single_tensor_adam), state created at its first step.
 template <class Options>
 void adam_update(Tensor p, const Tensor& grad, ParamState& state, const Options& o, bool decoupled) {
-  Tensor& exp_avg = state.buffer("exp_avg", p);
-  Tensor& exp_avg_sq = state.buffer("exp_avg_sq", p);
-  Tensor* max_exp_avg_sq = o.amsgrad ? &state.buffer("max_exp_avg_sq", p) : nullptr;
+  Tensor exp_avg = state.buffer("exp_avg", p);
+  Tensor exp_avg_sq = state.buffer("exp_avg_sq", p);
+  Tensor max_exp_avg_sq = o.amsgrad ? state.buffer("max_exp_avg_sq", p) : Tensor();
   state.step += 1;
   const double bias_correction1 = 1 - std::pow(o.betas[0], state.step);
   const double bias_correction2 = 1 - std::pow(o.betas[1], state.step);
@@ -40,7 +40,7 @@ void adam_update(Tensor p, const Tensor& grad, ParamState& state, const Options&
   detail::with_float_type(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
     kernels::adam<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), exp_avg.mutable_data<T>(),
-                     exp_avg_sq.mutable_data<T>(), max_exp_avg_sq ? max_exp_avg_sq->mutable_data<T>() : nullptr,
+                     exp_avg_sq.mutable_data<T>(), max_exp_avg_sq.defined() ? max_exp_avg_sq.mutable_data<T>() : nullptr,
                      rule);
   });
 }

@@ -41,7 +41,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   // PyTorch multiplies even when the coefficient clamps to 1 (a NaN total makes every gradient NaN).
   const double coefficient = std::min(max_norm / (total + 1e-6), 1.0);
   NoGradGuard no_grad;
-  for (Tensor& g : grads) g.mul_(std::isnan(total) ? total : coefficient);
+  for (Tensor& g : grads) g.mul_(coefficient);
   return total;
 }
 

@@ -15,7 +15,7 @@ const Tensor* ParamState::find(std::string_view name) const {
   return nullptr;
 }
 
-Tensor& ParamState::buffer(std::string_view name, const Tensor& param, double fill) {
+Tensor ParamState::buffer(std::string_view name, const Tensor& param, double fill) {
   for (auto& [n, t] : buffers)
     if (n == name) return t;
   buffers.emplace_back(std::string(name), full(param.shape(), fill, {.dtype = param.dtype()}));

@@ -32,10 +32,10 @@ void RMSprop::step() {
       const Tensor grad = checked_grad(p, g, i);
       if (!grad.defined()) continue;
       ParamState& state = mutable_state(g, i);
-      Tensor& square_avg = state.buffer("square_avg", p);
+      Tensor square_avg = state.buffer("square_avg", p);
       // Buffers only the enabled options use (a group may turn them on later: they start at zero).
-      Tensor* momentum_buffer = o.momentum > 0 ? &state.buffer("momentum_buffer", p) : nullptr;
-      Tensor* grad_avg = o.centered ? &state.buffer("grad_avg", p) : nullptr;
+      Tensor momentum_buffer = o.momentum > 0 ? state.buffer("momentum_buffer", p) : Tensor();
+      Tensor grad_avg = o.centered ? state.buffer("grad_avg", p) : Tensor();
       state.step += 1;
       const kernels::RmspropRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
                                       .lr = o.lr,
@@ -45,8 +45,8 @@ void RMSprop::step() {
       detail::with_float_type(p.dtype(), [&](auto tag) {
         using T = decltype(tag);
         kernels::rmsprop<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), square_avg.mutable_data<T>(),
-                            grad_avg ? grad_avg->mutable_data<T>() : nullptr,
-                            momentum_buffer ? momentum_buffer->mutable_data<T>() : nullptr, rule);
+                            grad_avg.defined() ? grad_avg.mutable_data<T>() : nullptr,
+                            momentum_buffer.defined() ? momentum_buffer.mutable_data<T>() : nullptr, rule);
       });
     }
   }

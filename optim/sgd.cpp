@@ -34,11 +34,11 @@ void SGD::step() {
       if (!grad.defined()) continue;
       ParamState& state = mutable_state(g, i);
       state.step += 1;
-      Tensor* buffer = nullptr;
+      Tensor buffer;
       bool first = false;
       if (o.momentum != 0) {
         first = state.find("momentum_buffer") == nullptr;  // PyTorch: buf = clone(grad) when None
-        buffer = &state.buffer("momentum_buffer", p);
+        buffer = state.buffer("momentum_buffer", p);
       }
       const kernels::SgdRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
                                   .lr = o.lr,
@@ -48,7 +48,7 @@ void SGD::step() {
                                   .first = first};
       detail::with_float_type(p.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        kernels::sgd<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), buffer ? buffer->mutable_data<T>() : nullptr,
+        kernels::sgd<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), buffer.defined() ? buffer.mutable_data<T>() : nullptr,
                         rule);
       });
     }

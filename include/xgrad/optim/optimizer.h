@@ -29,8 +29,8 @@ struct ParamState {
   std::vector<std::pair<std::string, Tensor>> buffers;
 
   const Tensor* find(std::string_view name) const;
-  // The buffer `name`, created filled with `fill` (like `param`) when absent.
-  Tensor& buffer(std::string_view name, const Tensor& param, double fill = 0);
+  // The buffer `name` (a handle sharing its storage), created filled with `fill` (like `param`) when absent.
+  Tensor buffer(std::string_view name, const Tensor& param, double fill = 0);
 };
 
 class Optimizer {
@@ -54,7 +54,7 @@ class Optimizer {
   // (what OneCycleLR cycles); nullopt for optimizers without one.
   virtual double lr(std::size_t group) const = 0;
   virtual void set_lr(std::size_t group, double lr) = 0;
-  virtual std::optional<double> momentum(std::size_t group) const { return std::nullopt; }
+  virtual std::optional<double> momentum(std::size_t /*group*/) const { return std::nullopt; }
   virtual void set_momentum(std::size_t group, double value);
 
   // Everything needed to resume exactly: group options, step counts, state buffers (copies).
