@@ -215,7 +215,7 @@ TEST_CASE("optim: parameter group validation: empty, undefined, int64, non-leaf,
   CHECK(contains(test::error_of([&] { sgd.options(3); }), "SGD: parameter group 3 out of range (1 groups)"));
 }
 
-TEST_CASE("optim: groups have their own options; add_param_group; lr and momentum hooks") {
+TEST_CASE("optim: groups have their own options, add_param_group, lr and momentum hooks") {
   Tensor a = tensor({1.0, 1.0}, {.dtype = float64, .requires_grad = true});
   Tensor b = tensor({1.0}, {.dtype = float64, .requires_grad = true});
   Tensor c = tensor({1.0}, {.dtype = float64, .requires_grad = true});
