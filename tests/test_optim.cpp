@@ -571,3 +571,23 @@ TEST_CASE("optim: Adadelta minimises the Rosenbrock function with a decaying lea
   Adadelta adadelta({xy}, {.lr = 1.0});
   check_rosenbrock(adadelta, xy, 10000, [&](int t) { adadelta.set_lr(0, std::pow(0.9995, t + 1)); });
 }
+
+TEST_CASE("optim: the README example (two groups, clipping, state dict) trains a linear classifier") {
+  manual_seed(3);
+  const Tensor x = randn({32, 10});
+  const Tensor y = (x.sum({1}) > 0.0).to(Dtype::int64);  // a linearly separable label
+  Tensor w = randn({10, 3}, {.requires_grad = true}), b = zeros({3}, {.requires_grad = true});
+  optim::Adam opt({{.params = {w}, .options = {.lr = 1e-2, .weight_decay = 1e-4}},
+                   {.params = {b}, .options = {.lr = 1e-2}}});
+  double first_loss = 0, last_loss = 0;
+  for (int step = 0; step < 100; ++step) {
+    opt.zero_grad();
+    Tensor loss = cross_entropy(linear(x, w.t(), b), y);
+    loss.backward();
+    optim::clip_grad_norm_(opt.all_params(), 1.0);
+    opt.step();
+    (step == 0 ? first_loss : last_loss) = loss.item();
+  }
+  CHECK(last_loss < 0.5 * first_loss);
+  CHECK(opt.state_dict().size() == 2 * 3 + 2 * 8);  // 2 params x (step, exp_avg, exp_avg_sq); 2 groups x 8
+}
