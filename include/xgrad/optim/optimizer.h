@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "xgrad/error.h"
 #include "xgrad/state_dict.h"
 #include "xgrad/tensor.h"
 
@@ -93,6 +94,12 @@ class Optimizer {
   std::vector<std::vector<std::optional<ParamState>>> state_;  // parallel to group_params_
 };
 
+// Used by OptimizerWithOptions below, out of line (they format messages).
+namespace detail {
+[[noreturn]] void raise_option_problems(const std::string& optimizer, const std::vector<std::string>& problems);
+std::string bool_option_problem(const char* field, double value);
+}  // namespace detail
+
 // A parameter group as the constructors take it: parameters and their own options.
 template <class Options>
 struct ParamGroup {
@@ -130,16 +137,17 @@ class OptimizerWithOptions : public Optimizer {
 
  protected:
   OptimizerWithOptions(std::string name, std::vector<ParamGroup<Options>> groups) : name_(std::move(name)) {
-    if (groups.empty()) throw_no_groups();
+    XGRAD_CHECK(!groups.empty(), "{}: got an empty list of parameter groups", name_);
     for (auto& g : groups) add_param_group(std::move(g));
   }
 
-  void check_options(const Options& o) const { raise_problems(o.problems()); }
+  void check_options(const Options& o) const {
+    if (auto problems = o.problems(); !problems.empty()) detail::raise_option_problems(name_, problems);
+  }
 
   OptionValues option_values(std::size_t group) const override {
     OptionValues values;
-    Options copy = options(group);
-    Options::fields(copy, [&](const char* field, auto& v) { values[field] = static_cast<double>(v); });
+    Options::fields(options(group), [&](const char* field, const auto& v) { values[field] = static_cast<double>(v); });
     return values;
   }
   std::vector<std::string> option_problems(std::size_t group, const OptionValues& values) const override {
@@ -160,7 +168,7 @@ class OptimizerWithOptions : public Optimizer {
       if (it == values.end()) return;
       if constexpr (std::is_same_v<std::remove_reference_t<decltype(v)>, bool>) {
         if (it->second != 0 && it->second != 1) {
-          if (problems) problems->push_back(bool_problem(field, it->second));
+          if (problems) problems->push_back(detail::bool_option_problem(field, it->second));
           return;
         }
         v = it->second != 0;
@@ -169,31 +177,9 @@ class OptimizerWithOptions : public Optimizer {
       }
     });
   }
-  void raise_problems(const std::vector<std::string>& problems) const;
-  [[noreturn]] void throw_no_groups() const;
-  static std::string bool_problem(const char* field, double value);
 
   std::string name_;
   std::vector<Options> options_;
 };
-
-// Shared by the templates above, out of line (they format messages).
-namespace detail {
-[[noreturn]] void raise_option_problems(const std::string& optimizer, const std::vector<std::string>& problems);
-std::string bool_option_problem(const char* field, double value);
-}  // namespace detail
-
-template <class Options>
-void OptimizerWithOptions<Options>::raise_problems(const std::vector<std::string>& problems) const {
-  if (!problems.empty()) detail::raise_option_problems(name_, problems);
-}
-template <class Options>
-void OptimizerWithOptions<Options>::throw_no_groups() const {
-  detail::raise_option_problems(name_, {"got an empty list of parameter groups"});
-}
-template <class Options>
-std::string OptimizerWithOptions<Options>::bool_problem(const char* field, double value) {
-  return detail::bool_option_problem(field, value);
-}
 
 }  // namespace xgrad::optim
