@@ -24,48 +24,36 @@ using namespace xgrad::optim;
 
 namespace {
 
-// An optimizer that only holds one lr (and optionally one momentum) per group: what schedulers see.
-class FakeOptimizer final : public Optimizer {
- public:
-  explicit FakeOptimizer(std::vector<double> lrs, std::optional<double> momentum = std::nullopt) {
-    for (double lr : lrs) {
-      add_group_params({zeros({1})});
-      lrs_.push_back(lr);
-      momenta_.push_back(momentum);
-    }
+// Real optimizers with one single-element parameter per group, which is all a scheduler sees:
+// SGD when a momentum is given (OneCycleLR cycles it), Adagrad otherwise (it has no momentum).
+std::unique_ptr<Optimizer> optimizer_with(std::vector<double> lrs, std::optional<double> momentum = std::nullopt) {
+  if (momentum) {
+    std::vector<ParamGroup<SGDOptions>> groups;
+    for (double lr : lrs) groups.push_back({{zeros({1}, {.requires_grad = true})}, {.lr = lr, .momentum = *momentum}});
+    return std::make_unique<SGD>(std::move(groups));
   }
-  void add_group(double lr) {
-    add_group_params({zeros({1})});
-    lrs_.push_back(lr);
-    momenta_.push_back(std::nullopt);
-  }
-  void step() override {}
-  double lr(std::size_t g) const override { return lrs_.at(g); }
-  void set_lr(std::size_t g, double v) override { lrs_.at(g) = v; }
-  std::optional<double> momentum(std::size_t g) const override { return momenta_.at(g); }
-  void set_momentum(std::size_t g, double v) override {
-    if (!momenta_.at(g)) Optimizer::set_momentum(g, v);  // raises
-    momenta_[g] = v;
-  }
-  StateDict state_dict() const override { return {}; }
-  LoadReport load_state_dict(const StateDict&, bool) override { return {}; }
-  std::string name() const override { return "FakeOptimizer"; }
+  std::vector<ParamGroup<AdagradOptions>> groups;
+  for (double lr : lrs) groups.push_back({{zeros({1}, {.requires_grad = true})}, {.lr = lr}});
+  return std::make_unique<Adagrad>(std::move(groups));
+}
 
-  // What the optimizer's own state_dict would carry for a resume.
-  void copy_hyperparameters_from(const FakeOptimizer& o) {
-    lrs_ = o.lrs_;
-    momenta_ = o.momenta_;
-  }
+void add_group(Optimizer& opt, double lr) {
+  if (auto* sgd = dynamic_cast<SGD*>(&opt)) sgd->add_param_group({zeros({1}, {.requires_grad = true})}, {.lr = lr});
+  else dynamic_cast<Adagrad&>(opt).add_param_group({zeros({1}, {.requires_grad = true})}, {.lr = lr});
+}
 
- private:
-  std::vector<double> lrs_;
-  std::vector<std::optional<double>> momenta_;
-};
+// What the optimizer's own state_dict would carry for a resume: the lrs and momenta.
+void copy_hyperparameters(Optimizer& to, const Optimizer& from) {
+  for (std::size_t g = 0; g < from.num_param_groups(); ++g) {
+    to.set_lr(g, from.lr(g));
+    if (auto m = from.momentum(g)) to.set_momentum(g, *m);
+  }
+}
 
 using Sequence = std::vector<double>;
 
 // Group g's lr after construction and after each of n steps.
-std::vector<Sequence> lrs_over(FakeOptimizer& opt, const std::function<void()>& step, int n) {
+std::vector<Sequence> lrs_over(Optimizer& opt, const std::function<void()>& step, int n) {
   std::vector<Sequence> out(opt.num_param_groups());
   auto record = [&] {
     for (std::size_t g = 0; g < out.size(); ++g) out[g].push_back(opt.lr(g));
@@ -91,7 +79,8 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 }  // namespace
 
 TEST_CASE("lr_scheduler: StepLR decays every step_size epochs, per group") {
-  FakeOptimizer opt({0.05, 0.5});
+  auto opt_owner = optimizer_with({0.05, 0.5});
+  Optimizer& opt = *opt_owner;
   StepLR sched(opt, {.step_size = 3, .gamma = 0.1});
   const auto got = lrs_over(opt, [&] { sched.step(); }, 9);
   check_exact(got[0], {0.05, 0.05, 0.05, 0.005000000000000001, 0.005000000000000001, 0.005000000000000001,
@@ -104,14 +93,16 @@ TEST_CASE("lr_scheduler: StepLR decays every step_size epochs, per group") {
 }
 
 TEST_CASE("lr_scheduler: MultiStepLR decays at each milestone, twice at a repeated one") {
-  FakeOptimizer opt({0.1});
+  auto opt_owner = optimizer_with({0.1});
+  Optimizer& opt = *opt_owner;
   MultiStepLR sched(opt, {.milestones = {2, 5, 5, 7}, .gamma = 0.5});
   check_exact(lrs_over(opt, [&] { sched.step(); }, 9)[0],
               {0.1, 0.1, 0.05, 0.05, 0.05, 0.0125, 0.0125, 0.00625, 0.00625, 0.00625});
 }
 
 TEST_CASE("lr_scheduler: ExponentialLR multiplies by gamma each epoch") {
-  FakeOptimizer opt({0.1});
+  auto opt_owner = optimizer_with({0.1});
+  Optimizer& opt = *opt_owner;
   ExponentialLR sched(opt, {.gamma = 0.9});
   check_exact(lrs_over(opt, [&] { sched.step(); }, 7)[0],
               {0.1, 0.09000000000000001, 0.08100000000000002, 0.07290000000000002, 0.06561000000000002,
@@ -119,7 +110,8 @@ TEST_CASE("lr_scheduler: ExponentialLR multiplies by gamma each epoch") {
 }
 
 TEST_CASE("lr_scheduler: CosineAnnealingLR follows PyTorch's recursive form, past T_max too") {
-  FakeOptimizer opt({0.1, 0.02});
+  auto opt_owner = optimizer_with({0.1, 0.02});
+  Optimizer& opt = *opt_owner;
   CosineAnnealingLR sched(opt, {.T_max = 4, .eta_min = 0.001});
   const auto got = lrs_over(opt, [&] { sched.step(); }, 12);
   // The recursion drifts from the closed form in the last bits (0.10000000000000003 at epoch 8),
@@ -136,34 +128,39 @@ TEST_CASE("lr_scheduler: CosineAnnealingLR follows PyTorch's recursive form, pas
 
 TEST_CASE("lr_scheduler: LinearLR warms up with the default factors and can decay") {
   {
-    FakeOptimizer opt({0.1});
+    auto opt_owner = optimizer_with({0.1});
+  Optimizer& opt = *opt_owner;
     LinearLR sched(opt);  // start 1/3, end 1, 5 iterations
     check_exact(lrs_over(opt, [&] { sched.step(); }, 7)[0],
                 {0.03333333333333333, 0.04666666666666667, 0.060000000000000005, 0.07333333333333335,
                  0.08666666666666668, 0.1, 0.1, 0.1});
   }
-  FakeOptimizer opt({0.1});
+  auto opt_owner = optimizer_with({0.1});
+  Optimizer& opt = *opt_owner;
   LinearLR sched(opt, {.start_factor = 0.5, .end_factor = 0.1, .total_iters = 3});
   check_exact(lrs_over(opt, [&] { sched.step(); }, 5)[0],
               {0.05, 0.036666666666666674, 0.023333333333333338, 0.01, 0.01, 0.01});
 }
 
 TEST_CASE("lr_scheduler: LambdaLR takes one function per group or one for all") {
-  FakeOptimizer opt({0.1, 0.2});
+  auto opt_owner = optimizer_with({0.1, 0.2});
+  Optimizer& opt = *opt_owner;
   LambdaLR sched(opt, std::vector<LRLambda>{[](std::int64_t e) { return 1.0 / static_cast<double>(e + 1); },
                                             [](std::int64_t e) { return std::pow(0.95, static_cast<double>(e)); }});
   const auto got = lrs_over(opt, [&] { sched.step(); }, 5);
   check_exact(got[0], {0.1, 0.05, 0.03333333333333333, 0.025, 0.020000000000000004, 0.016666666666666666});
   check_exact(got[1], {0.2, 0.19, 0.1805, 0.171475, 0.16290125, 0.15475618749999998});
 
-  FakeOptimizer shared({0.1, 0.2});
+  auto shared_owner = optimizer_with({0.1, 0.2});
+  Optimizer& shared = *shared_owner;
   LambdaLR one(shared, [](std::int64_t e) { return 1.0 / static_cast<double>(e + 1); });
   one.step();
   check_exact(one.get_last_lr(), {0.05, 0.1});
 }
 
 TEST_CASE("lr_scheduler: OneCycleLR cos anneals lr up then down and momentum the other way") {
-  FakeOptimizer opt({0.5}, 0.9);
+  auto opt_owner = optimizer_with({0.5}, 0.9);
+  Optimizer& opt = *opt_owner;
   std::vector<double> momenta;
   OneCycleLR sched(opt, {.max_lr = 0.1, .total_steps = 10});
   momenta.push_back(*opt.momentum(0));
@@ -183,7 +180,8 @@ TEST_CASE("lr_scheduler: OneCycleLR cos anneals lr up then down and momentum the
 }
 
 TEST_CASE("lr_scheduler: OneCycleLR linear strategy, epochs x steps_per_epoch, three phases") {
-  FakeOptimizer opt({0.5}, 0.9);
+  auto opt_owner = optimizer_with({0.5}, 0.9);
+  Optimizer& opt = *opt_owner;
   std::vector<double> momenta;
   OneCycleLR sched(opt, {.max_lr = 0.1, .epochs = 2, .steps_per_epoch = 5, .anneal_strategy = AnnealStrategy::linear});
   CHECK(sched.total_steps() == 10);
@@ -196,7 +194,8 @@ TEST_CASE("lr_scheduler: OneCycleLR linear strategy, epochs x steps_per_epoch, t
   check_exact(momenta, {0.95, 0.8999999999999999, 0.85, 0.8642857142857142, 0.8785714285714286, 0.8928571428571428,
                         0.9071428571428571, 0.9214285714285714, 0.9357142857142857, 0.95, 0.9642857142857142});
 
-  FakeOptimizer plain({0.5});  // no momentum: cycle_momentum off
+  auto plain_owner = optimizer_with({0.5});
+  Optimizer& plain = *plain_owner;  // no momentum: cycle_momentum off
   OneCycleLR three(plain, {.max_lr = 1.0, .total_steps = 10, .pct_start = 0.25, .cycle_momentum = false,
                            .three_phase = true});
   check_exact(lrs_over(plain, [&] { three.step(); }, 10)[0],
@@ -205,7 +204,8 @@ TEST_CASE("lr_scheduler: OneCycleLR linear strategy, epochs x steps_per_epoch, t
 }
 
 TEST_CASE("lr_scheduler: SequentialLR hands over at the milestone, restarting the next from the base lr") {
-  FakeOptimizer opt({1.0});
+  auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
   auto warmup = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.1, .total_iters = 4});
   auto cosine = std::make_shared<CosineAnnealingLR>(opt, CosineAnnealingLROptions{.T_max = 6});
   // The cosine's base lr is the optimizer's original 1.0 (the shared initial lr), not the 0.1 the
@@ -221,7 +221,8 @@ TEST_CASE("lr_scheduler: SequentialLR hands over at the milestone, restarting th
 }
 
 TEST_CASE("lr_scheduler: SequentialLR with three schedulers and two milestones") {
-  FakeOptimizer opt({1.0});
+  auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
   auto a = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.5, .total_iters = 2});
   auto b = std::make_shared<ExponentialLR>(opt, ExponentialLROptions{.gamma = 0.9});
   auto c = std::make_shared<StepLR>(opt, StepLROptions{.step_size = 2, .gamma = 0.5});
@@ -230,7 +231,8 @@ TEST_CASE("lr_scheduler: SequentialLR with three schedulers and two milestones")
 }
 
 TEST_CASE("lr_scheduler: SequentialLR restarts LinearLR and MultiStepLR through their closed forms") {
-  FakeOptimizer opt({1.0});
+  auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
   auto a = std::make_shared<ExponentialLR>(opt, ExponentialLROptions{.gamma = 0.5});
   auto b = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.25, .total_iters = 3});
   auto c = std::make_shared<MultiStepLR>(opt, MultiStepLROptions{.milestones = {0, 2}, .gamma = 0.1});
@@ -242,7 +244,8 @@ TEST_CASE("lr_scheduler: SequentialLR restarts LinearLR and MultiStepLR through 
 
 TEST_CASE("lr_scheduler: ChainedScheduler multiplies the effects of its schedulers") {
   {
-    FakeOptimizer opt({1.0});
+    auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
     auto warmup = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.5, .total_iters = 4});
     auto decay = std::make_shared<ExponentialLR>(opt, ExponentialLROptions{.gamma = 0.9});
     ChainedScheduler sched({warmup, decay});
@@ -252,7 +255,8 @@ TEST_CASE("lr_scheduler: ChainedScheduler multiplies the effects of its schedule
   }
   {
     // The recursive cosine follows the lr the exponential decay changed (no closed form could).
-    FakeOptimizer opt({1.0});
+    auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
     auto cosine = std::make_shared<CosineAnnealingLR>(opt, CosineAnnealingLROptions{.T_max = 5});
     auto decay = std::make_shared<ExponentialLR>(opt, ExponentialLROptions{.gamma = 0.9});
     ChainedScheduler sched({cosine, decay});
@@ -261,7 +265,8 @@ TEST_CASE("lr_scheduler: ChainedScheduler multiplies the effects of its schedule
                  0.08594235253127365});
   }
   // LambdaLR scales the shared initial lr (1.0), not the 0.5 LinearLR left: it overrides it.
-  FakeOptimizer opt({1.0});
+  auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
   auto warmup = std::make_shared<LinearLR>(opt, LinearLROptions{.start_factor = 0.5, .total_iters = 4});
   auto lambda = std::make_shared<LambdaLR>(opt, [](std::int64_t e) { return 1.0 / static_cast<double>(e + 1); });
   ChainedScheduler sched({warmup, lambda});
@@ -269,7 +274,8 @@ TEST_CASE("lr_scheduler: ChainedScheduler multiplies the effects of its schedule
 }
 
 TEST_CASE("lr_scheduler: ReduceLROnPlateau patience, cooldown, relative threshold and per-group min_lr") {
-  FakeOptimizer opt({1.0, 0.1});
+  auto opt_owner = optimizer_with({1.0, 0.1});
+  Optimizer& opt = *opt_owner;
   ReduceLROnPlateau sched(opt, {.patience = 2, .threshold = 0.1, .cooldown = 1, .min_lr = {0.05, 0.0}});
   // 9.5 and 9.2 are within 10% of the best 10.0 (bad), 9.1 the third bad one: reduce. 8.0 is a new
   // best; then cooldown eats one bad step, three more reduce again (group 0 stops at its min 0.05).
@@ -289,7 +295,8 @@ TEST_CASE("lr_scheduler: ReduceLROnPlateau patience, cooldown, relative threshol
 }
 
 TEST_CASE("lr_scheduler: ReduceLROnPlateau max mode, absolute threshold, eps skips a small reduction") {
-  FakeOptimizer opt({1.0});
+  auto opt_owner = optimizer_with({1.0});
+  Optimizer& opt = *opt_owner;
   ReduceLROnPlateau sched(opt, {.mode = PlateauMode::max, .factor = 0.5, .patience = 0, .threshold = 0.5,
                                 .threshold_mode = ThresholdMode::abs, .eps = 0.2});
   // 1.4 does not beat 1.0 + 0.5: reduce. At 0.25 a further halving changes the lr by 0.125 < eps.
@@ -308,7 +315,7 @@ namespace {
 // both must give the same lrs (and momenta) bit for bit.
 template <class Make>
 void check_resume(Make make, std::vector<double> lrs, std::optional<double> momentum, int at, int steps) {
-  auto trace = [](FakeOptimizer& opt) {
+  auto trace = [](Optimizer& opt) {
     Sequence t;
     for (std::size_t g = 0; g < opt.num_param_groups(); ++g) {
       t.push_back(opt.lr(g));
@@ -316,7 +323,8 @@ void check_resume(Make make, std::vector<double> lrs, std::optional<double> mome
     }
     return t;
   };
-  FakeOptimizer straight_opt(lrs, momentum);
+  auto straight_opt_owner = optimizer_with(lrs, momentum);
+  Optimizer& straight_opt = *straight_opt_owner;
   auto straight = make(straight_opt);
   std::vector<Sequence> expected;
   for (int i = 0; i < steps; ++i) {
@@ -324,14 +332,16 @@ void check_resume(Make make, std::vector<double> lrs, std::optional<double> mome
     expected.push_back(trace(straight_opt));
   }
 
-  FakeOptimizer first_opt(lrs, momentum);
+  auto first_opt_owner = optimizer_with(lrs, momentum);
+  Optimizer& first_opt = *first_opt_owner;
   auto first = make(first_opt);
   for (int i = 0; i < at; ++i) first->step();
   const StateDict saved = first->state_dict();
 
-  FakeOptimizer resumed_opt(lrs, momentum);
+  auto resumed_opt_owner = optimizer_with(lrs, momentum);
+  Optimizer& resumed_opt = *resumed_opt_owner;
   auto resumed = make(resumed_opt);
-  resumed_opt.copy_hyperparameters_from(first_opt);
+  copy_hyperparameters(resumed_opt, first_opt);
   const LoadReport report = resumed->load_state_dict(saved);
   CHECK(report.complete());
   CHECK(resumed->last_epoch() == first->last_epoch());
@@ -346,15 +356,15 @@ void check_resume(Make make, std::vector<double> lrs, std::optional<double> mome
 
 TEST_CASE("lr_scheduler: state_dict round trip continues the identical sequence") {
   SUBCASE("CosineAnnealingLR") {
-    check_resume([](FakeOptimizer& o) { return std::make_unique<CosineAnnealingLR>(o, CosineAnnealingLROptions{.T_max = 4, .eta_min = 0.001}); },
+    check_resume([](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, CosineAnnealingLROptions{.T_max = 4, .eta_min = 0.001}); },
                  {0.1, 0.02}, std::nullopt, 3, 12);
   }
   SUBCASE("OneCycleLR with momentum") {
-    check_resume([](FakeOptimizer& o) { return std::make_unique<OneCycleLR>(o, OneCycleLROptions{.max_lr = 0.1, .total_steps = 10}); },
+    check_resume([](Optimizer& o) { return std::make_unique<OneCycleLR>(o, OneCycleLROptions{.max_lr = 0.1, .total_steps = 10}); },
                  {0.5}, 0.9, 4, 10);
   }
   SUBCASE("SequentialLR across its milestone") {
-    auto make = [](FakeOptimizer& o) {
+    auto make = [](Optimizer& o) {
       auto warmup = std::make_shared<LinearLR>(o, LinearLROptions{.start_factor = 0.1, .total_iters = 4});
       auto cosine = std::make_shared<CosineAnnealingLR>(o, CosineAnnealingLROptions{.T_max = 6});
       return std::make_unique<SequentialLR>(o, std::vector<std::shared_ptr<LRScheduler>>{warmup, cosine},
@@ -364,7 +374,7 @@ TEST_CASE("lr_scheduler: state_dict round trip continues the identical sequence"
     check_resume(make, {1.0}, std::nullopt, 6, 11);
   }
   SUBCASE("ChainedScheduler") {
-    auto make = [](FakeOptimizer& o) {
+    auto make = [](Optimizer& o) {
       auto cosine = std::make_shared<CosineAnnealingLR>(o, CosineAnnealingLROptions{.T_max = 5});
       auto decay = std::make_shared<ExponentialLR>(o, ExponentialLROptions{.gamma = 0.9});
       return std::make_unique<ChainedScheduler>(std::vector<std::shared_ptr<LRScheduler>>{cosine, decay});
@@ -373,7 +383,7 @@ TEST_CASE("lr_scheduler: state_dict round trip continues the identical sequence"
   }
   SUBCASE("ReduceLROnPlateau") {
     const std::vector<double> metrics = {10.0, 9.5, 9.2, 9.1, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 7.0, 7.0};
-    auto run = [&](ReduceLROnPlateau& s, FakeOptimizer& o, std::size_t from, std::size_t to) {
+    auto run = [&](ReduceLROnPlateau& s, Optimizer& o, std::size_t from, std::size_t to) {
       Sequence lrs;
       for (std::size_t i = from; i < to; ++i) {
         s.step(metrics[i]);
@@ -382,22 +392,26 @@ TEST_CASE("lr_scheduler: state_dict round trip continues the identical sequence"
       return lrs;
     };
     const ReduceLROnPlateauOptions options{.patience = 2, .threshold = 0.1, .cooldown = 1, .min_lr = 0.05};
-    FakeOptimizer o1({1.0});
+    auto o1_owner = optimizer_with({1.0});
+  Optimizer& o1 = *o1_owner;
     ReduceLROnPlateau straight(o1, options);
     const Sequence expected = run(straight, o1, 0, metrics.size());
-    FakeOptimizer o2({1.0});
+    auto o2_owner = optimizer_with({1.0});
+  Optimizer& o2 = *o2_owner;
     ReduceLROnPlateau first(o2, options);
     run(first, o2, 0, 6);  // stops inside the cooldown
-    FakeOptimizer o3({1.0});
+    auto o3_owner = optimizer_with({1.0});
+  Optimizer& o3 = *o3_owner;
     ReduceLROnPlateau resumed(o3, options);
-    o3.copy_hyperparameters_from(o2);
+    copy_hyperparameters(o3, o2);
     CHECK(resumed.load_state_dict(first.state_dict()).complete());
     check_exact(run(resumed, o3, 6, metrics.size()), Sequence(expected.begin() + 6, expected.end()));
   }
 }
 
 TEST_CASE("lr_scheduler: load_state_dict validates everything before changing anything") {
-  FakeOptimizer opt({0.1, 0.2});
+  auto opt_owner = optimizer_with({0.1, 0.2});
+  Optimizer& opt = *opt_owner;
   StepLR sched(opt, {.step_size = 2});
   sched.step();
   StateDict state = sched.state_dict();
@@ -429,14 +443,16 @@ TEST_CASE("lr_scheduler: load_state_dict validates everything before changing an
   CHECK(other.last_epoch() == 7);  // the valid entries were
 
   // A full load takes the saved options too, as PyTorch's does: step_size 2 and gamma 0.1 now.
-  FakeOptimizer fresh_opt({0.1, 0.2});
+  auto fresh_opt_owner = optimizer_with({0.1, 0.2});
+  Optimizer& fresh_opt = *fresh_opt_owner;
   StepLR fresh(fresh_opt, {.step_size = 5, .gamma = 0.5});
   CHECK(fresh.load_state_dict(state).complete());
   fresh.step();  // epoch 2: a multiple of the loaded step_size
   check_exact(fresh.get_last_lr(), {0.1 * 0.1, 0.2 * 0.1});
 
   // Nested schedulers are checked under their prefixes, and flags must be 0 or 1.
-  FakeOptimizer m({0.5}, 0.9);
+  auto m_owner = optimizer_with({0.5}, 0.9);
+  Optimizer& m = *m_owner;
   OneCycleLR cycle(m, {.max_lr = 0.1, .total_steps = 10});
   StateDict cs = cycle.state_dict();
   cs.insert_or_assign("three_phase", tensor(std::vector<std::int64_t>{2}, Shape{}));
@@ -451,7 +467,8 @@ TEST_CASE("lr_scheduler: load_state_dict validates everything before changing an
 }
 
 TEST_CASE("lr_scheduler: bad arguments raise errors naming the scheduler and the value") {
-  FakeOptimizer opt({0.1, 0.2});
+  auto opt_owner = optimizer_with({0.1, 0.2});
+  Optimizer& opt = *opt_owner;
   auto err = [](const std::function<void()>& f) { return test::error_of(f); };
   CHECK(contains(err([&] { StepLR(opt, {.step_size = 0}); }), "StepLR: step_size must be > 0, got 0"));
   CHECK(contains(err([&] { StepLR(opt, {.step_size = 2, .gamma = 0}); }), "StepLR: gamma must be finite and > 0, got 0"));
@@ -482,7 +499,7 @@ TEST_CASE("lr_scheduler: bad arguments raise errors naming the scheduler and the
   CHECK(contains(err([&] { OneCycleLR(opt, {.max_lr = 0.1, .total_steps = 5, .pct_start = 1.5}); }),
                  "pct_start must be in [0, 1], got 1.5"));
   CHECK(contains(err([&] { OneCycleLR(opt, {.max_lr = 0.1, .total_steps = 5}); }),
-                 "OneCycleLR: cycle_momentum needs an optimizer with momentum or beta1, and FakeOptimizer has none"));
+                 "OneCycleLR: cycle_momentum needs an optimizer with momentum or beta1, and Adagrad has none"));
   // pct_start * total_steps == 1 makes the first phase empty: PyTorch divides by zero there.
   CHECK(contains(err([&] { OneCycleLR(opt, {.max_lr = 0.1, .total_steps = 10, .pct_start = 0.1, .cycle_momentum = false}); }),
                  "OneCycleLR: phase 0 is empty"));
@@ -501,7 +518,8 @@ TEST_CASE("lr_scheduler: bad arguments raise errors naming the scheduler and the
   CHECK(contains(err([&] { SequentialLR(opt, {a, b}, {0}); }), "milestone 0 is 0; milestones must be > 0"));
   CHECK(contains(err([&] { SequentialLR(opt, {a, b, a}, {3, 2}); }), "scheduler 2 (StepLR) is also scheduler 0"));
   CHECK(contains(err([&] { SequentialLR(opt, {a, nullptr}, {3}); }), "SequentialLR: scheduler 1 is null"));
-  FakeOptimizer other({0.1, 0.2});
+  auto other_owner = optimizer_with({0.1, 0.2});
+  Optimizer& other = *other_owner;
   auto foreign = std::make_shared<StepLR>(other, StepLROptions{.step_size = 2});
   CHECK(contains(err([&] { SequentialLR(opt, {a, foreign}, {3}); }), "scheduler 1 (StepLR) belongs to another optimizer"));
   CHECK(contains(err([&] { ChainedScheduler({a, foreign}); }), "ChainedScheduler: scheduler 1 (StepLR) belongs to another"));
@@ -512,19 +530,43 @@ TEST_CASE("lr_scheduler: bad arguments raise errors naming the scheduler and the
 }
 
 TEST_CASE("lr_scheduler: a parameter group added after the scheduler was made") {
-  FakeOptimizer opt({0.1, 0.2});
+  auto opt_owner = optimizer_with({0.1, 0.2});
+  Optimizer& opt = *opt_owner;
   ExponentialLR sched(opt, {.gamma = 0.5});
   ReduceLROnPlateau one_min(opt, {.patience = 0, .min_lr = 0.01});
   ReduceLROnPlateau per_group(opt, {.patience = 0, .min_lr = {0.0, 0.0}});
-  opt.add_group(0.4);
+  add_group(opt, 0.4);
   CHECK(test::error_of([&] { sched.step(); }) ==
-        "ExponentialLR: the optimizer (FakeOptimizer) has 3 parameter groups, it had 2 when the scheduler was made");
+        "ExponentialLR: the optimizer (Adagrad) has 3 parameter groups, it had 2 when the scheduler was made");
   CHECK(sched.last_epoch() == 0);
   // One min_lr covers new groups (as in PyTorch); a per-group list cannot.
   one_min.step(1.0);
   one_min.step(2.0);
   check_exact(one_min.get_last_lr(), {0.010000000000000002, 0.020000000000000004, 0.04000000000000001});
   CHECK(contains(test::error_of([&] { per_group.step(1.0); }),
-                 "ReduceLROnPlateau: the optimizer (FakeOptimizer) has 3 parameter groups, but 2 min_lr values"));
+                 "ReduceLROnPlateau: the optimizer (Adagrad) has 3 parameter groups, but 2 min_lr values"));
   CHECK(per_group.last_epoch() == 0);
+}
+
+TEST_CASE("lr_scheduler: the initial lr is kept by the optimizer's groups and saved with its state") {
+  Tensor w = zeros({2}, {.requires_grad = true});
+  SGD opt({w}, {.lr = 1.0, .momentum = 0.9});
+  CHECK_FALSE(opt.initial_lr(0).has_value());
+  {
+    StepLR decay(opt, {.step_size = 1, .gamma = 0.5});
+    decay.step();
+    decay.step();
+  }  // the scheduler is gone; the record stays with the group, as in PyTorch
+  CHECK(opt.lr(0) == 0.25);
+  CHECK(opt.initial_lr(0) == 1.0);
+  CosineAnnealingLR later(opt, {.T_max = 10});
+  CHECK(later.base_lrs() == std::vector<double>{1.0});
+
+  const StateDict saved = opt.state_dict();
+  CHECK(saved.at("param_groups.0.initial_lr").item() == 1.0);
+  Tensor w2 = zeros({2}, {.requires_grad = true});
+  SGD resumed({w2}, {.lr = 0.25, .momentum = 0.9});
+  CHECK(resumed.load_state_dict(saved).complete());
+  CHECK(resumed.initial_lr(0) == 1.0);
+  CHECK(CosineAnnealingLR(resumed, {.T_max = 10}).base_lrs() == std::vector<double>{1.0});
 }
