@@ -1,0 +1,8 @@
+#pragma once
+// xgrad's neural-network layer: modules, containers, layers, losses and initialisation.
+#include "xgrad/nn/activation.h"
+#include "xgrad/nn/containers.h"
+#include "xgrad/nn/conv.h"
+#include "xgrad/nn/init.h"
+#include "xgrad/nn/linear.h"
+#include "xgrad/nn/module.h"
