@@ -324,7 +324,7 @@ TEST_CASE("nn: load_state_dict copies in place, so parameters keep their identit
   CHECK(target.fc1->weight.to_vector<double>() != source.fc1->weight.to_vector<double>());
 }
 
-TEST_CASE("nn: to(float64) converts parameters, buffers and gradients; zero_grad drops or zeroes gradients") {
+TEST_CASE("nn: to(float64) converts parameters, buffers and gradients, and zero_grad drops or zeroes gradients") {
   manual_seed(4);
   Net net;
   const std::vector<double> w = net.fc1->weight.to_vector<double>();
