@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <ostream>
 #include <typeinfo>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/ranges.h>
@@ -66,6 +67,7 @@ Tensor Module::forward(const Tensor&, const Tensor&) {
 
 HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
   XGRAD_CHECK(hook != nullptr, "{}::register_forward_pre_hook: empty hook", type_name());
+  if (!hooks_) hooks_ = std::make_shared<Hooks>();  // a moved-from module
   const std::uint64_t id = hooks_->next_id++;
   hooks_->pre.emplace_back(id, std::move(hook));
   std::weak_ptr<Hooks> weak = hooks_;
@@ -76,6 +78,7 @@ HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
 
 HookHandle Module::register_forward_hook(ForwardHook hook) {
   XGRAD_CHECK(hook != nullptr, "{}::register_forward_hook: empty hook", type_name());
+  if (!hooks_) hooks_ = std::make_shared<Hooks>();
   const std::uint64_t id = hooks_->next_id++;
   hooks_->post.emplace_back(id, std::move(hook));
   std::weak_ptr<Hooks> weak = hooks_;
@@ -241,12 +244,17 @@ Module& Module::to(Dtype dtype) {
   XGRAD_CHECK(is_floating(dtype), "{}::to: target dtype must be float32 or float64, got {}", type_name(),
               dtype_name(dtype));
   NoGradGuard no_grad;
-  auto convert = [dtype](Tensor& t) {
+  // A tensor registered in several slots (tied weights) becomes one converted tensor again.
+  std::unordered_map<const void*, Tensor> converted_of;
+  auto convert = [&](Tensor& t) {
     if (!t.defined() || !is_floating(t.dtype()) || t.dtype() == dtype) return;
-    Tensor converted = t.detach().to(dtype);
-    if (t.requires_grad()) converted.requires_grad_(true);
-    if (t.grad().defined()) converted.set_grad(t.grad().to(dtype));
-    t = converted;
+    auto [it, fresh] = converted_of.try_emplace(t.impl());
+    if (fresh) {
+      it->second = t.detach().to(dtype);
+      if (t.requires_grad()) it->second.requires_grad_(true);
+      if (t.grad().defined()) it->second.set_grad(t.grad().to(dtype));
+    }
+    t = it->second;
   };
   for (Module* m : modules()) {
     for (auto& s : m->params_) convert(s->value);

@@ -94,6 +94,8 @@ TEST_CASE("nn: printing reproduces PyTorch's repr strings") {
       ")";
   CHECK(net.repr() == expected);
   CHECK(fmt::format("{}", net) == expected);
+  const nn::Handle<nn::Sequential> handle = std::make_shared<nn::Sequential>(mnist1d_convnet());
+  CHECK(fmt::format("{}", handle) == expected);
   std::ostringstream os;
   os << net;
   CHECK(os.str() == expected);
@@ -183,6 +185,11 @@ TEST_CASE("nn: a module or tensor shared by two parents is listed once") {
   Tied tied;
   tied.register_parameter("b", tied.a);
   CHECK(names_of(tied.named_parameters()) == std::vector<std::string>{"a"});
+  // to() keeps tied tensors tied.
+  tied.to(float64);
+  CHECK(tied.a.dtype() == float64);
+  CHECK(tied.a.is_same(tied.parameter("b")));
+  CHECK(tied.parameters().size() == 1);
 }
 
 TEST_CASE("nn: registration validates names, and a module called the wrong way names its type") {

@@ -205,6 +205,10 @@ class Module {
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
+template <class M>
+std::ostream& operator<<(std::ostream& os, const Handle<M>& m) {
+  return os << *m;
+}
 
 namespace detail {
 // Python's repr of a float (1.0, 0.01, 1e-05) and of a bool (True/False), for extra_repr.
@@ -224,5 +228,13 @@ struct fmt::formatter<M> : fmt::formatter<std::string_view> {
   template <class Ctx>
   auto format(const M& m, Ctx& ctx) const {
     return fmt::formatter<std::string_view>::format(m.repr(), ctx);
+  }
+};
+
+template <class M>
+struct fmt::formatter<xgrad::nn::Handle<M>> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const xgrad::nn::Handle<M>& m, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(m->repr(), ctx);
   }
 };
