@@ -85,6 +85,14 @@ template <class M>
 std::shared_ptr<std::remove_cvref_t<M>> share(M&& m) {
   return std::make_shared<std::remove_cvref_t<M>>(std::move(m));
 }
+// A named module variable cannot be shared by value: say so instead of listing overloads.
+template <class M>
+  requires std::is_base_of_v<Module, std::remove_cvref_t<M>> && std::is_lvalue_reference_v<M>
+std::shared_ptr<std::remove_cvref_t<M>> share(M&&) {
+  static_assert(!sizeof(std::remove_reference_t<M>*),
+                "nn: a module value is moved into its parent: pass std::move(module), a std::shared_ptr or a Handle");
+  return nullptr;
+}
 template <class M>
 std::shared_ptr<M> share(std::shared_ptr<M> m) {
   return m;
