@@ -464,11 +464,12 @@ Tensor randperm(std::int64_t n, TensorOptions opts) { return randperm(n, default
 Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts) {
   XGRAD_CHECK(n >= 0, "randperm: n must be non-negative, got {}", n);
   XGRAD_CHECK(!opts.requires_grad, "randperm: a permutation cannot require grad");
+  // The output first: it checks n against the machine's memory before the scratch vector is sized.
+  Tensor t = make_for("randperm", {n}, opts);
   // Fisher-Yates from the back: position k swaps with a uniform index in [0, k].
   std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = i;
   for (std::size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[gen.below(k)]);
-  Tensor t = make_for("randperm", {n}, opts);
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
     for (std::size_t i = 0; i < perm.size(); ++i) p[i] = static_cast<T>(perm[i]);

@@ -271,7 +271,7 @@ std::vector<FuzzedFunction> tensor_table() {
     return {y};
   });
   def("randperm", "randperm", [](FuzzCall& g) -> TensorList {
-    auto n = g.integer("n", -2, 40);
+    auto n = g.extent("n", -2, 40);
     auto opts = g.chance(0.7) ? TensorOptions{.dtype = int64} : g.options("opts");
     Generator gen(g.bits());
     auto y = g.flag("generator") ? xgrad::randperm(n, gen, opts) : xgrad::randperm(n, opts);
