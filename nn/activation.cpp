@@ -19,6 +19,13 @@ std::string LeakyReLU::extra_repr() const { return "negative_slope=" + detail::p
 Tensor ELU::forward(const Tensor& x) { return elu(checked(*this, x), alpha); }
 std::string ELU::extra_repr() const { return "alpha=" + detail::py_float(alpha); }
 
+GELU::GELU(std::string approx) : approximate(std::move(approx)) {
+  XGRAD_CHECK(approximate == "none" || approximate == "tanh", "GELU: approximate must be 'none' or 'tanh', got '{}'",
+              approximate);
+}
+Tensor GELU::forward(const Tensor& x) { return gelu(checked(*this, x), approximate); }
+std::string GELU::extra_repr() const { return "approximate='" + approximate + "'"; }
+
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(checked(*this, x)); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(checked(*this, x)); }
 

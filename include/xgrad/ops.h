@@ -6,6 +6,7 @@
 #endif
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,10 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+Tensor erf(const Tensor& x);
+// Gaussian error linear unit, PyTorch's two forms: approximate "none" is x Phi(x) (Phi the standard
+// normal CDF), "tanh" is x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2.
+Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 
 // ---- comparisons: 0/1 masks of dtype int64 (PyTorch returns bool), never differentiable
 Tensor eq(const Tensor& a, const Tensor& b);

@@ -35,6 +35,17 @@ class ELU : public Module {
   double alpha;
 };
 
+// approximate: "none" (x Phi(x), the exact form) or "tanh".
+class GELU : public Module {
+ public:
+  explicit GELU(std::string approximate = "none");
+  GELU(GELU&&) noexcept = default;
+  Tensor forward(const Tensor& input) override;
+  std::string type_name() const override { return "GELU"; }
+  std::string extra_repr() const override;
+  std::string approximate;
+};
+
 class Sigmoid : public Module {
  public:
   Sigmoid() = default;
