@@ -15,12 +15,6 @@ namespace xgrad::nn {
 
 namespace {
 
-std::int64_t numel_of(const Shape& s) {
-  std::int64_t n = 1;
-  for (auto d : s) n *= d;
-  return n;
-}
-
 std::int64_t product(const Shape& s, std::size_t from, std::size_t to) {
   std::int64_t n = 1;
   for (std::size_t i = from; i < to && i < s.size(); ++i) n *= s[i];
@@ -92,13 +86,13 @@ std::string with_commas(std::int64_t v) {
 
 std::string shape_text(const Shape& s) {
   std::string out = "[";
-  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  for (std::size_t i = 0; i < s.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", s[i]);
   return out + "]";
 }
 
 std::string joined(const std::vector<std::int64_t>& v) {
   std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "x" : "") + std::to_string(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) out += fmt::format("{}{}", i ? "x" : "", v[i]);
   return out;
 }
 

@@ -128,7 +128,7 @@ TEST_CASE("nn: summary rejects bad shapes and reports a forward that fails, rest
   CHECK(test::error_of([&] { nn::summary(net, {}); }).find("nn::summary") != std::string::npos);
   CHECK(test::error_of([&] { nn::summary(net, {100, 0, 40}); }).find("positive") != std::string::npos);
   // 3 input channels into a 1-channel conv: the conv op's own error comes through.
-  CHECK(test::error_of([&] { nn::summary(net, {2, 3, 40}); }).find("conv1d") != std::string::npos);
+  CHECK(test::error_of([&] { nn::summary(net, {2, 3, 40}); }).find("Conv1d(1, 15") != std::string::npos);
   CHECK(net.is_training());
   const nn::ModelSummary ok = nn::summary(net, {100, 1, 40});  // no hooks left behind from the failed call
   CHECK(ok.rows.size() == 8);
