@@ -10,3 +10,4 @@
 #include "xgrad/nn/module.h"
 #include "xgrad/nn/normalization.h"
 #include "xgrad/nn/pooling.h"
+#include "xgrad/nn/summary.h"
