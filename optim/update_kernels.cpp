@@ -10,6 +10,8 @@
 
 #include "update_kernels.h"
 
+#include <xgrad/threads.h>
+
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
@@ -28,7 +30,7 @@ using Batch = xsimd::batch<T>;
 // back afterwards), r those of the read-only `ro` arrays. The last partial batch goes through
 // zero-padded copies, so one body serves every element and padding lanes are never stored.
 template <class T, std::size_t W, std::size_t R, class Body>
-void zip_update(std::int64_t n, const std::array<T*, W>& rw, const std::array<const T*, R>& ro, Body&& body) {
+void zip_serial(std::int64_t n, const std::array<T*, W>& rw, const std::array<const T*, R>& ro, Body& body) {
   constexpr std::int64_t lanes = Batch<T>::size;
   std::array<Batch<T>, W> w;
   std::array<Batch<T>, R> r;
@@ -56,6 +58,25 @@ void zip_update(std::int64_t n, const std::array<T*, W>& rw, const std::array<co
     w[k].store_aligned(wt[k]);
     for (std::int64_t j = 0; j < rest; ++j) rw[k][i + j] = wt[k][j];
   }
+}
+
+// zip_serial over xgrad's pool: updates (W > 0) are elementwise, so long tensors split into
+// contiguous chunks and every element gets the same arithmetic as on one thread. Reductions
+// (W == 0, their bodies accumulate) stay on the calling thread.
+template <class T, std::size_t W, std::size_t R, class Body>
+void zip_update(std::int64_t n, const std::array<T*, W>& rw, const std::array<const T*, R>& ro, Body&& body) {
+  constexpr std::int64_t grain = std::int64_t{1} << 15;  // below this the hand-off costs more than it saves
+  if (W == 0 || n < 2 * grain) {
+    zip_serial(n, rw, ro, body);
+    return;
+  }
+  xgrad::parallel_for(n, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::array<T*, W> w;
+    std::array<const T*, R> r;
+    for (std::size_t k = 0; k < W; ++k) w[k] = rw[k] + begin;
+    for (std::size_t k = 0; k < R; ++k) r[k] = ro[k] + begin;
+    zip_serial(end - begin, w, r, body);
+  });
 }
 
 // The gradient a rule starts from: negated when maximizing, plus the L2 term (grad.add(param, alpha=wd)).

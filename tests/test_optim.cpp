@@ -598,3 +598,21 @@ TEST_CASE("optim: the README example (two groups, clipping, state dict) trains a
   CHECK(last_loss < 0.5 * first_loss);
   CHECK(opt.state_dict().size() == 2 * 3 + 2 * 8);  // 2 params x (step, exp_avg, exp_avg_sq); 2 groups x 8
 }
+
+TEST_CASE("optim: a long parameter updated on the thread pool equals the one-thread update bit for bit") {
+  test::ThreadCountGuard guard;
+  auto run = [](int threads) {
+    set_num_threads(threads);
+    Generator gen(4);
+    Tensor w = randn({300001}, gen).requires_grad_();
+    optim::Adam opt({w}, {.lr = 0.01, .weight_decay = 0.1, .amsgrad = true});
+    for (int step = 0; step < 3; ++step) {
+      w.set_grad(randn({300001}, gen));
+      opt.step();
+    }
+    return w.detach().clone();
+  };
+  const Tensor one = run(1);
+  const Tensor two = run(2);
+  CHECK(equal(one, two));
+}
