@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "npy_format.h"
 #include "npz_internal.h"
@@ -172,12 +173,15 @@ StateDict load(const std::filesystem::path& path) {
       problem("it is not an array: an .npz holds only '<name>.npy' entries");
       continue;
     }
+    std::optional<io::EntryReader> reader;
     try {
-      io::EntryReader reader(file, entry, directory.offset);
-      Tensor t = read_npy(reader, entry.uncompressed_size);
+      reader.emplace(file, entry, directory.offset);
+      Tensor t = read_npy(*reader, entry.uncompressed_size);
       state.insert(entry.name.substr(0, entry.name.size() - kNpySuffix.size()), std::move(t));
     } catch (const Error& e) {
-      problem(e.what());
+      // A header that makes no sense is most often damage: say so when the CRC-32 confirms it.
+      const bool damaged = reader && reader->remaining() > 0 && reader->damaged();
+      problem(damaged ? fmt::format("{}; its CRC-32 does not match either: the entry is corrupted", e.what()) : e.what());
     }
   }
   if (!problems.empty())

@@ -45,7 +45,7 @@ std::string show_bytes(const unsigned char* p, std::size_t n) {
   file.read_at(0, head, n);
   XGRAD_CHECK(!(n >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0),
               "it is a single .npy array (numpy.save), not an .npz archive (numpy.savez, xgrad::save)");
-  XGRAD_CHECK(!(n >= 4 && get_le<std::uint32_t>(head) == zip::kLocalHeaderSig),
+  XGRAD_CHECK(std::memcmp(head, "PK\x03\x04", std::min<std::size_t>(n, 4)) != 0,
               "it starts as a zip archive but has no end-of-central-directory record: truncated or damaged ({} bytes)", file.size());
   XGRAD_CHECK(false, "it is not a zip archive: it starts with \"{}\" instead of \"PK\\x03\\x04\" ({} bytes)", show_bytes(head, n), file.size());
   std::abort();  // unreachable
@@ -357,6 +357,17 @@ void EntryReader::finish() {
   }
   XGRAD_CHECK(crc_ == entry_.crc32, "CRC-32 mismatch: the archive records 0x{:08x}, the data gives 0x{:08x} (corrupted)", entry_.crc32,
               static_cast<std::uint32_t>(crc_));
+}
+
+bool EntryReader::damaged() noexcept {
+  try {
+    std::vector<unsigned char> scratch(static_cast<std::size_t>(std::min<std::uint64_t>(remaining(), kReadPiece)));
+    while (remaining() > 0) read(scratch.data(), static_cast<std::size_t>(std::min<std::uint64_t>(remaining(), scratch.size())));
+    finish();
+    return false;
+  } catch (...) {
+    return true;
+  }
 }
 
 }  // namespace xgrad::io

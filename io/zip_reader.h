@@ -63,6 +63,9 @@ class EntryReader {
   void read(void* dst, std::size_t n);
   // Raises unless every byte was read, the compressed stream ends there and the CRC-32 matches.
   void finish();
+  // After a failed read or parse: reads what is left and says whether the bytes are damaged (CRC
+  // mismatch or broken compressed data), so a corrupted entry is reported as such.
+  bool damaged() noexcept;
 
  private:
   void refill_input();  // the next compressed chunk, when zlib has used up the last one
