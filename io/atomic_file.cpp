@@ -85,7 +85,9 @@ AtomicFile::AtomicFile(std::filesystem::path target, std::string who) : target_(
   if (dir_fd_ < 0) {
     const int err = errno;
     XGRAD_CHECK(false, "{}: cannot write '{}': folder '{}' {}", who_, target_.string(), folder.string(),
-                err == ENOENT ? "does not exist" : err == ENOTDIR ? "is not a folder" : "cannot be opened: " + error_text(err));
+                err == ENOENT    ? "does not exist"
+                : err == ENOTDIR ? "is not a folder"
+                                 : "cannot be opened: " + error_text(err));
   }
   try {
     struct stat existing {};
@@ -99,8 +101,9 @@ AtomicFile::AtomicFile(std::filesystem::path target, std::string who) : target_(
       const int err = errno;
       // These mean "this file system has no O_TMPFILE"; anything else (no permission, read-only,
       // full) would fail for a named temporary too.
-      XGRAD_CHECK(fd_ >= 0 || err == EOPNOTSUPP || err == EISDIR || err == EINVAL, "{}: cannot write '{}': cannot create a file in folder '{}': {}",
-                  who_, target_.string(), folder.string(), error_text(err));
+      XGRAD_CHECK(fd_ >= 0 || err == EOPNOTSUPP || err == EISDIR || err == EINVAL,
+                  "{}: cannot write '{}': cannot create a file in folder '{}': {}", who_, target_.string(), folder.string(),
+                  error_text(err));
       unnamed_ = fd_ >= 0;
     }
     if (!unnamed_) {
@@ -111,7 +114,8 @@ AtomicFile::AtomicFile(std::filesystem::path target, std::string who) : target_(
         fd_ = ::openat(dir_fd_, temp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       }
       const int err = errno;
-      XGRAD_CHECK(fd_ >= 0, "{}: cannot write '{}': cannot create a file in folder '{}': {}", who_, target_.string(), folder.string(), error_text(err));
+      XGRAD_CHECK(fd_ >= 0, "{}: cannot write '{}': cannot create a file in folder '{}': {}", who_, target_.string(), folder.string(),
+                  error_text(err));
       named_on_disk_ = true;
     }
     // Replacing a file keeps its permissions (a checkpoint made private stays private).
@@ -187,7 +191,8 @@ void AtomicFile::commit() {
   }
   if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, file_name.c_str()) != 0) {
     const int err = errno;
-    XGRAD_CHECK(false, "{}: renaming the new file over '{}' failed: {} (the previous file is unchanged)", who_, target_.string(), error_text(err));
+    XGRAD_CHECK(false, "{}: renaming the new file over '{}' failed: {} (the previous file is unchanged)", who_, target_.string(),
+                error_text(err));
   }
   committed_ = true;
   named_on_disk_ = false;

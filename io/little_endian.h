@@ -7,8 +7,7 @@
 
 namespace xgrad::io {
 
-static_assert(std::endian::native == std::endian::little,
-              "xgrad's .npz reader and writer copy little-endian array data as is");
+static_assert(std::endian::native == std::endian::little, "xgrad's .npz reader and writer copy little-endian array data as is");
 
 template <class T>
 void put_le(std::string& out, T value) {

@@ -46,7 +46,8 @@ class LiteralParser {
       skip_space();
       if (key == "descr") {
         XGRAD_CHECK(!seen_descr, "the header repeats 'descr'");
-        XGRAD_CHECK(peek() == '\'' || peek() == '"', "the header's 'descr' is not a string (structured dtypes are not supported): {}", quoted());
+        XGRAD_CHECK(peek() == '\'' || peek() == '"', "the header's 'descr' is not a string (structured dtypes are not supported): {}",
+                    quoted());
         h.descr = string_literal("'descr'");
         seen_descr = true;
       } else if (key == "fortran_order") {
@@ -126,11 +127,13 @@ class LiteralParser {
     while (true) {
       skip_space();
       if (peek() == ')') break;
-      XGRAD_CHECK(std::isdigit(static_cast<unsigned char>(peek())), "the header's {} holds something other than a non-negative integer at byte {}: {}", what, pos_, quoted());
+      XGRAD_CHECK(std::isdigit(static_cast<unsigned char>(peek())),
+                  "the header's {} holds something other than a non-negative integer at byte {}: {}", what, pos_, quoted());
       std::int64_t v = 0;
       while (std::isdigit(static_cast<unsigned char>(peek()))) {
         const int digit = peek() - '0';
-        XGRAD_CHECK(v <= (std::numeric_limits<std::int64_t>::max() - digit) / 10, "the header's {} has a size beyond int64: {}", what, quoted());
+        XGRAD_CHECK(v <= (std::numeric_limits<std::int64_t>::max() - digit) / 10, "the header's {} has a size beyond int64: {}", what,
+                    quoted());
         v = v * 10 + digit;
         ++pos_;
       }

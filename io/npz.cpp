@@ -64,8 +64,8 @@ Tensor read_npy(io::EntryReader& in, std::uint64_t total) {
   XGRAD_CHECK(std::memcmp(prelude, io::npy::kMagic.data(), io::npy::kMagic.size()) == 0,
               "it is not an .npy array: it does not start with the magic bytes \\x93NUMPY");
   const int major = prelude[6], minor = prelude[7];
-  XGRAD_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, "its .npy format version {}.{} is not supported (1.0, 2.0 and 3.0 are)",
-              major, minor);
+  XGRAD_CHECK((major == 1 || major == 2 || major == 3) && minor == 0,
+              "its .npy format version {}.{} is not supported (1.0, 2.0 and 3.0 are)", major, minor);
   const std::size_t length_size = major == 1 ? 2 : 4;
   XGRAD_CHECK(total >= io::npy::kPreludeSize + length_size, "it holds {} bytes, too few for an .npy header", total);
   in.read(prelude + io::npy::kPreludeSize, length_size);
@@ -73,8 +73,8 @@ Tensor read_npy(io::EntryReader& in, std::uint64_t total) {
                                                : std::uint64_t{prelude[8]} | std::uint64_t{prelude[9]} << 8 |
                                                      std::uint64_t{prelude[10]} << 16 | std::uint64_t{prelude[11]} << 24;
   const std::uint64_t before_data = io::npy::kPreludeSize + length_size + header_size;
-  XGRAD_CHECK(header_size <= io::npy::kMaxHeaderSize && before_data <= total, "its .npy header claims {} bytes, but the entry holds {} in all",
-              header_size, total);
+  XGRAD_CHECK(header_size <= io::npy::kMaxHeaderSize && before_data <= total,
+              "its .npy header claims {} bytes, but the entry holds {} in all", header_size, total);
   std::string text(static_cast<std::size_t>(header_size), '\0');
   in.read(text.data(), text.size());
   const io::npy::Header header = io::npy::parse_header_dict(text);
@@ -84,8 +84,9 @@ Tensor read_npy(io::EntryReader& in, std::uint64_t total) {
   const std::int64_t numel = checked_numel(shape, "load");
   const std::uint64_t data_size = total - before_data;
   const bool fits = static_cast<std::uint64_t>(numel) <= std::numeric_limits<std::uint64_t>::max() / element.size;
-  XGRAD_CHECK(fits && data_size == static_cast<std::uint64_t>(numel) * element.size, "its data holds {} bytes, but shape {} of '{}' needs {}",
-              data_size, to_string(shape), header.descr, fits ? fmt::format("{}", static_cast<std::uint64_t>(numel) * element.size) : "more than 2^64");
+  XGRAD_CHECK(fits && data_size == static_cast<std::uint64_t>(numel) * element.size,
+              "its data holds {} bytes, but shape {} of '{}' needs {}", data_size, to_string(shape), header.descr,
+              fits ? fmt::format("{}", static_cast<std::uint64_t>(numel) * element.size) : "more than 2^64");
 
   // A Fortran-ordered array's bytes are the C-ordered array of the reversed shape, transposed.
   const bool fortran = header.fortran_order && shape.size() >= 2;
@@ -120,8 +121,9 @@ void write_npz(const StateDict& state, const std::filesystem::path& path, const 
   // Everything that can be refused is refused before the disk is touched.
   for (const auto& e : state) {
     XGRAD_CHECK(e.value.defined(), "save: entry '{}' of the state is an undefined tensor ('{}' was not written)", e.name, path.string());
-    XGRAD_CHECK(e.name.size() + kNpySuffix.size() <= 0xFFFF, "save: entry name of {} bytes is too long for a zip archive (at most {}): '{}...'",
-                e.name.size(), 0xFFFF - kNpySuffix.size(), e.name.substr(0, 60));
+    XGRAD_CHECK(e.name.size() + kNpySuffix.size() <= 0xFFFF,
+                "save: entry name of {} bytes is too long for a zip archive (at most {}): '{}...'", e.name.size(),
+                0xFFFF - kNpySuffix.size(), e.name.substr(0, 60));
   }
   io::AtomicFile file(path, "save");
   io::ZipWriter zip(file, limits);

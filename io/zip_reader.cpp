@@ -47,7 +47,8 @@ std::string show_bytes(const unsigned char* p, std::size_t n) {
               "it is a single .npy array (numpy.save), not an .npz archive (numpy.savez, xgrad::save)");
   XGRAD_CHECK(std::memcmp(head, "PK\x03\x04", std::min<std::size_t>(n, 4)) != 0,
               "it starts as a zip archive but has no end-of-central-directory record: truncated or damaged ({} bytes)", file.size());
-  XGRAD_CHECK(false, "it is not a zip archive: it starts with \"{}\" instead of \"PK\\x03\\x04\" ({} bytes)", show_bytes(head, n), file.size());
+  XGRAD_CHECK(false, "it is not a zip archive: it starts with \"{}\" instead of \"PK\\x03\\x04\" ({} bytes)", show_bytes(head, n),
+              file.size());
   std::abort();  // unreachable
 }
 
@@ -185,10 +186,11 @@ CentralDirectory read_central_directory(const ReadOnlyFile& file) {
   XGRAD_CHECK(disk == 0 && cd_disk == 0, "it is a multi-part (spanned) zip archive, which is not supported");
   XGRAD_CHECK(count_here == count, "its end record counts {} entries on this disk but {} in total (corrupt)", count_here, count);
   XGRAD_CHECK(cd_offset <= records_end && cd_size <= records_end - cd_offset,
-              "its central directory ({} bytes at offset {}) does not fit before its end record at offset {} (truncated or corrupt)", cd_size,
-              cd_offset, records_end);
-  XGRAD_CHECK(count <= cd_size / zip::kCentralHeaderSize, "its end record counts {} entries but the central directory ({} bytes) has room for {}",
-              count, cd_size, cd_size / zip::kCentralHeaderSize);
+              "its central directory ({} bytes at offset {}) does not fit before its end record at offset {} (truncated or corrupt)",
+              cd_size, cd_offset, records_end);
+  XGRAD_CHECK(count <= cd_size / zip::kCentralHeaderSize,
+              "its end record counts {} entries but the central directory ({} bytes) has room for {}", count, cd_size,
+              cd_size / zip::kCentralHeaderSize);
 
   std::vector<unsigned char> cd(static_cast<std::size_t>(cd_size));
   file.read_at(cd_offset, cd.data(), cd.size());
@@ -199,8 +201,8 @@ CentralDirectory read_central_directory(const ReadOnlyFile& file) {
   for (std::uint64_t i = 0; i < count; ++i) {
     XGRAD_CHECK(pos + zip::kCentralHeaderSize <= cd.size(), "its central directory ends inside entry {} of {} (corrupt)", i + 1, count);
     const unsigned char* h = &cd[pos];
-    XGRAD_CHECK(get_le<std::uint32_t>(h) == zip::kCentralHeaderSig, "entry {} of {} in its central directory has a bad signature (corrupt)", i + 1,
-                count);
+    XGRAD_CHECK(get_le<std::uint32_t>(h) == zip::kCentralHeaderSig, "entry {} of {} in its central directory has a bad signature (corrupt)",
+                i + 1, count);
     const std::size_t name_len = get_le<std::uint16_t>(h + 28);
     const std::size_t extra_len = get_le<std::uint16_t>(h + 30);
     const std::size_t comment_len = get_le<std::uint16_t>(h + 32);
@@ -231,8 +233,8 @@ CentralDirectory read_central_directory(const ReadOnlyFile& file) {
       e.problem = fmt::format("it is stored uncompressed but records {} bytes compressed and {} uncompressed (corrupt)", e.compressed_size,
                               e.uncompressed_size);
     } else if (e.method == zip::kMethodDeflate && e.uncompressed_size / kMaxDeflateRatio > e.compressed_size + 1) {
-      e.problem = fmt::format("it claims {} bytes inflated from {} compressed, more than deflate can produce (corrupt)", e.uncompressed_size,
-                              e.compressed_size);
+      e.problem = fmt::format("it claims {} bytes inflated from {} compressed, more than deflate can produce (corrupt)",
+                              e.uncompressed_size, e.compressed_size);
     }
     out.entries.push_back(std::move(e));
     pos += zip::kCentralHeaderSize + name_len + extra_len + comment_len;
@@ -261,13 +263,15 @@ EntryReader::EntryReader(const ReadOnlyFile& file, const ZipEntry& entry, std::u
   XGRAD_CHECK(get_le<std::uint32_t>(h) == zip::kLocalHeaderSig, "its local header at offset {} has a bad signature (corrupt)", offset);
   const std::size_t name_len = get_le<std::uint16_t>(h + 26);
   const std::size_t extra_len = get_le<std::uint16_t>(h + 28);
-  XGRAD_CHECK(name_len + extra_len <= data_end - offset - zip::kLocalHeaderSize, "its local header runs into the central directory (corrupt)");
+  XGRAD_CHECK(name_len + extra_len <= data_end - offset - zip::kLocalHeaderSize,
+              "its local header runs into the central directory (corrupt)");
   std::vector<unsigned char> name_extra(name_len + extra_len);
   file.read_at(offset + zip::kLocalHeaderSize, name_extra.data(), name_extra.size());
   const std::string local_name(reinterpret_cast<const char*>(name_extra.data()), name_len);
   XGRAD_CHECK(local_name == entry.name, "its local header names it '{}' (corrupt)", local_name);
-  XGRAD_CHECK(get_le<std::uint16_t>(h + 8) == entry.method, "its local header gives compression method {}, the central directory {} (corrupt)",
-              get_le<std::uint16_t>(h + 8), entry.method);
+  XGRAD_CHECK(get_le<std::uint16_t>(h + 8) == entry.method,
+              "its local header gives compression method {}, the central directory {} (corrupt)", get_le<std::uint16_t>(h + 8),
+              entry.method);
   const std::uint16_t local_flags = get_le<std::uint16_t>(h + 6);
   if (!(local_flags & zip::kFlagDataDescriptor)) {
     // Without a trailing data descriptor the local header repeats the CRC and sizes.
@@ -278,15 +282,16 @@ EntryReader::EntryReader(const ReadOnlyFile& file, const ZipEntry& entry, std::u
                                                  {uncompressed == zip::kZip64Sentinel32 ? &uncompressed : nullptr,
                                                   compressed == zip::kZip64Sentinel32 ? &compressed : nullptr, nullptr});
     XGRAD_CHECK(problem.empty(), "local header: {}", problem);
-    XGRAD_CHECK(crc == entry.crc32 && compressed == entry.compressed_size && uncompressed == entry.uncompressed_size,
-                "its local header (CRC-32 0x{:08x}, {} bytes compressed, {} uncompressed) disagrees with the central directory (0x{:08x}, {}, {}) "
-                "(corrupt)",
-                crc, compressed, uncompressed, entry.crc32, entry.compressed_size, entry.uncompressed_size);
+    XGRAD_CHECK(
+        crc == entry.crc32 && compressed == entry.compressed_size && uncompressed == entry.uncompressed_size,
+        "its local header (CRC-32 0x{:08x}, {} bytes compressed, {} uncompressed) disagrees with the central directory (0x{:08x}, {}, {}) "
+        "(corrupt)",
+        crc, compressed, uncompressed, entry.crc32, entry.compressed_size, entry.uncompressed_size);
   }
   data_offset_ = offset + zip::kLocalHeaderSize + name_len + extra_len;
   XGRAD_CHECK(entry.compressed_size <= data_end - data_offset_,
-              "its {} bytes of data at offset {} run past the start of the central directory at {} (truncated or corrupt)", entry.compressed_size,
-              data_offset_, data_end);
+              "its {} bytes of data at offset {} run past the start of the central directory at {} (truncated or corrupt)",
+              entry.compressed_size, data_offset_, data_end);
   crc_ = crc32(0L, Z_NULL, 0);
   if (entry.method == zip::kMethodDeflate) inflater_ = std::make_unique<Inflater>();
 }

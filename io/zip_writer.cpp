@@ -24,15 +24,14 @@ bool is_ascii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-std::uint32_t field32(std::uint64_t value, bool in_zip64) {
-  return in_zip64 ? zip::kZip64Sentinel32 : static_cast<std::uint32_t>(value);
-}
+std::uint32_t field32(std::uint64_t value, bool in_zip64) { return in_zip64 ? zip::kZip64Sentinel32 : static_cast<std::uint32_t>(value); }
 
 }  // namespace
 
 void ZipWriter::add_stored(const std::string& name, std::initializer_list<Piece> pieces) {
   XGRAD_CHECK(!finished_, "ZipWriter: entry '{}' added after finish()", name);
-  XGRAD_CHECK(!name.empty() && name.size() <= 0xFFFF, "ZipWriter: an entry name must have 1 to 65535 bytes, '{}' has {}", name, name.size());
+  XGRAD_CHECK(!name.empty() && name.size() <= 0xFFFF, "ZipWriter: an entry name must have 1 to 65535 bytes, '{}' has {}", name,
+              name.size());
   std::uint64_t size = 0;
   for (const Piece& p : pieces) size += p.size;
   const std::uint64_t offset = out_.size();

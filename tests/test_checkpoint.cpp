@@ -3,7 +3,6 @@
 // names the file, the entry and the problem, and saves that fail or are killed midway leaving the
 // previous checkpoint intact and no temporary file behind.
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -11,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xgrad/checkpoint.h>
+#include <xgrad/xgrad.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,9 +28,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <xgrad/checkpoint.h>
-#include <xgrad/xgrad.h>
 
 #include "io/atomic_file_testing.h"
 #include "io/npy_format.h"
@@ -102,10 +100,10 @@ void check_identical(const StateDict& got, const StateDict& want) {
     REQUIRE(g.dtype() == e.value.dtype());
     REQUIRE(g.shape() == e.value.shape());
     const std::size_t bytes = static_cast<std::size_t>(e.value.numel()) * dtype_size(e.value.dtype());
-    const void* a = g.dtype() == float32 ? static_cast<const void*>(g.data<float>())
+    const void* a = g.dtype() == float32   ? static_cast<const void*>(g.data<float>())
                     : g.dtype() == float64 ? static_cast<const void*>(g.data<double>())
                                            : static_cast<const void*>(g.data<std::int64_t>());
-    const void* b = g.dtype() == float32 ? static_cast<const void*>(e.value.data<float>())
+    const void* b = g.dtype() == float32   ? static_cast<const void*>(e.value.data<float>())
                     : g.dtype() == float64 ? static_cast<const void*>(e.value.data<double>())
                                            : static_cast<const void*>(e.value.data<std::int64_t>());
     CHECK((bytes == 0 || std::memcmp(a, b, bytes) == 0));
@@ -162,7 +160,8 @@ std::string run_python(const TempFolder& dir, const std::string& script, const f
   const fs::path script_path = dir / "check.py";
   const fs::path output_path = dir / "python-output.txt";
   write_bytes(script_path, script);
-  const std::string command = fmt::format("{} -B '{}' '{}' > '{}' 2>&1", numpy_python(), script_path.string(), path.string(), output_path.string());
+  const std::string command =
+      fmt::format("{} -B '{}' '{}' > '{}' 2>&1", numpy_python(), script_path.string(), path.string(), output_path.string());
   ok = std::system(command.c_str()) == 0;
   const std::string output = read_bytes(output_path);
   fs::remove(script_path);
@@ -170,10 +169,10 @@ std::string run_python(const TempFolder& dir, const std::string& script, const f
   return output;
 }
 
-#define SKIP_WITHOUT_NUMPY()                                                                                          \
-  if (numpy_python().empty()) {                                                                                       \
+#define SKIP_WITHOUT_NUMPY()                                                                                           \
+  if (numpy_python().empty()) {                                                                                        \
     MESSAGE("skipped: neither python3 nor /usr/bin/python3 can import numpy (Debian: apt-get install python3-numpy)"); \
-    return;                                                                                                           \
+    return;                                                                                                            \
   }
 
 // ---- child processes
@@ -481,7 +480,7 @@ np.savez(os.path.join(folder, 'plain.npz'), **d)
 np.savez_compressed(os.path.join(folder, 'compressed.npz'), **d)
 print('ok')
 )",
-                                         dir / "unused", ok);
+                                        dir / "unused", ok);
   REQUIRE_MESSAGE(ok, output);
   for (const char* file : {"plain.npz", "compressed.npz"}) {
     INFO(std::string(file));
@@ -532,7 +531,7 @@ with zipfile.ZipFile(os.path.join(folder, 'bzip2.npz'), 'w', compression=zipfile
     zf.writestr('x.npy', b.getvalue())
 print('ok')
 )",
-                                         dir / "unused", ok);
+                                        dir / "unused", ok);
   REQUIRE_MESSAGE(ok, output);
   const std::string odd = error_of([&] { load(dir / "odd.npz"); });
   CHECK(contains(odd, (dir / "odd.npz").string()));
@@ -662,7 +661,8 @@ TEST_CASE("checkpoint: an unsupported compression method is named") {
   REQUIRE(central != std::string::npos);
   bytes[8] = bytes[central + 10] = 14;
   write_bytes(dir / "lzma.npz", bytes);
-  CHECK(contains(error_of([&] { load(dir / "lzma.npz"); }), "entry 'x.npy': it is compressed with method 14 (lzma); only stored (0) and deflate (8)"));
+  CHECK(contains(error_of([&] { load(dir / "lzma.npz"); }),
+                 "entry 'x.npy': it is compressed with method 14 (lzma); only stored (0) and deflate (8)"));
 }
 
 TEST_CASE("checkpoint: an unreadable file raises naming it (chmod 000)") {
@@ -679,7 +679,8 @@ TEST_CASE("checkpoint: an unreadable file raises naming it (chmod 000)") {
 TEST_CASE("checkpoint: saving into a missing folder fails and creates nothing") {
   TempFolder dir;
   const fs::path path = dir / "not" / "there" / "ckpt.npz";
-  CHECK(contains(error_of([&] { save(small_state(), path); }), "save: cannot write '" + path.string() + "': folder '" + (dir / "not" / "there").string() + "' does not exist"));
+  CHECK(contains(error_of([&] { save(small_state(), path); }),
+                 "save: cannot write '" + path.string() + "': folder '" + (dir / "not" / "there").string() + "' does not exist"));
   CHECK(dir.listing().empty());
 }
 
@@ -693,10 +694,12 @@ TEST_CASE("checkpoint: saving into a read-only folder fails and leaves the old f
   fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec |
                                   fs::perms::others_read | fs::perms::others_exec);
   ChildOutcome out;
-  const bool ran = where_permissions_apply([&] {
-    save(fresh, path);
-    return std::string("saved");
-  }, out);
+  const bool ran = where_permissions_apply(
+      [&] {
+        save(fresh, path);
+        return std::string("saved");
+      },
+      out);
   fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::add);
   if (!ran) return;
   CHECK(out.exit_code == 1);
@@ -862,8 +865,8 @@ struct TinyModel {
     }
     for (const auto& e : state)
       if (e.name != "weight" && e.name != "bias") report.unexpected_keys.push_back(e.name);
-    XGRAD_CHECK(!strict || report.complete(), "TinyModel::load_state_dict: {} missing, {} unexpected, {} mismatched", report.missing_keys.size(),
-                report.unexpected_keys.size(), report.mismatched_keys.size());
+    XGRAD_CHECK(!strict || report.complete(), "TinyModel::load_state_dict: {} missing, {} unexpected, {} mismatched",
+                report.missing_keys.size(), report.unexpected_keys.size(), report.mismatched_keys.size());
     NoGradGuard no_grad;
     if (const Tensor* t = state.find("weight"); t && t->shape() == weight.shape()) weight.copy_(*t);
     if (const Tensor* t = state.find("bias"); t && t->shape() == bias.shape()) bias.copy_(*t);
