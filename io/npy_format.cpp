@@ -90,12 +90,15 @@ class LiteralParser {
     XGRAD_CHECK(peek() == c, "the header is not a dict literal: '{}' expected at byte {}: {}", c, pos_, quoted());
     ++pos_;
   }
+  // The header for messages: without its padding, cut short, unprintable bytes escaped.
   std::string quoted() const {
     constexpr std::size_t kShown = 120;
+    std::string_view text = text_;
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.remove_suffix(1);
     std::string shown;
-    for (char c : text_.substr(0, kShown))
+    for (char c : text.substr(0, kShown))
       shown += std::isprint(static_cast<unsigned char>(c)) ? std::string(1, c) : fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    return fmt::format("\"{}{}\"", shown, text_.size() > kShown ? "..." : "");
+    return fmt::format("\"{}{}\"", shown, text.size() > kShown ? "..." : "");
   }
   std::string string_literal(const char* what) {
     skip_space();

@@ -182,8 +182,8 @@ StateDict load(const std::filesystem::path& path) {
       state.insert(entry.name.substr(0, entry.name.size() - kNpySuffix.size()), std::move(t));
     } catch (const Error& e) {
       // A header that makes no sense is most often damage: say so when the CRC-32 confirms it.
-      const bool damaged = reader && reader->remaining() > 0 && reader->damaged();
-      problem(damaged ? fmt::format("{}; its CRC-32 does not match either: the entry is corrupted", e.what()) : e.what());
+      const std::string damage = reader && !reader->broken() ? reader->damage() : "";
+      problem(damage.empty() ? e.what() : fmt::format("{}; the entry is corrupted: {}", e.what(), damage));
     }
   }
   if (!problems.empty())

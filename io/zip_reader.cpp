@@ -301,15 +301,20 @@ EntryReader::~EntryReader() = default;
 void EntryReader::read(void* dst, std::size_t n) {
   XGRAD_CHECK(n <= remaining(), "EntryReader::read: {} bytes asked, {} left", n, remaining());
   auto* out = static_cast<unsigned char*>(dst);
-  for (std::size_t done = 0; done < n;) {
-    const std::size_t k = std::min(kReadPiece, n - done);
-    if (inflater_)
-      inflate_into(out + done, k);
-    else
-      file_.read_at(data_offset_ + produced_, out + done, k);
-    crc_ = crc32(crc_, out + done, static_cast<uInt>(k));
-    produced_ += k;
-    done += k;
+  try {
+    for (std::size_t done = 0; done < n;) {
+      const std::size_t k = std::min(kReadPiece, n - done);
+      if (inflater_)
+        inflate_into(out + done, k);
+      else
+        file_.read_at(data_offset_ + produced_, out + done, k);
+      crc_ = crc32(crc_, out + done, static_cast<uInt>(k));
+      produced_ += k;
+      done += k;
+    }
+  } catch (...) {
+    broken_ = true;
+    throw;
   }
 }
 
@@ -344,6 +349,15 @@ void EntryReader::inflate_into(unsigned char* dst, std::size_t n) {
 
 void EntryReader::finish() {
   XGRAD_CHECK(remaining() == 0, "EntryReader::finish: {} bytes left unread", remaining());
+  try {
+    check_end();
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
+}
+
+void EntryReader::check_end() {
   if (inflater_ && !inflater_->ended) {
     // The stream must end exactly here: one more byte would mean the sizes are wrong.
     unsigned char extra = 0;
@@ -364,14 +378,14 @@ void EntryReader::finish() {
               static_cast<std::uint32_t>(crc_));
 }
 
-bool EntryReader::damaged() noexcept {
+std::string EntryReader::damage() noexcept {
   try {
     std::vector<unsigned char> scratch(static_cast<std::size_t>(std::min<std::uint64_t>(remaining(), kReadPiece)));
     while (remaining() > 0) read(scratch.data(), static_cast<std::size_t>(std::min<std::uint64_t>(remaining(), scratch.size())));
     finish();
-    return false;
-  } catch (...) {
-    return true;
+    return "";
+  } catch (const std::exception& e) {
+    return e.what();
   }
 }
 

@@ -63,13 +63,16 @@ class EntryReader {
   void read(void* dst, std::size_t n);
   // Raises unless every byte was read, the compressed stream ends there and the CRC-32 matches.
   void finish();
-  // After a failed read or parse: reads what is left and says whether the bytes are damaged (CRC
-  // mismatch or broken compressed data), so a corrupted entry is reported as such.
-  bool damaged() noexcept;
+  // True once read() or finish() has raised: the bytes themselves are bad.
+  bool broken() const { return broken_; }
+  // After the caller found nonsense in bytes that read fine: reads the rest and names the damage
+  // found (a CRC-32 mismatch, broken compressed data), "" when the entry is intact as stored.
+  std::string damage() noexcept;
 
  private:
   void refill_input();  // the next compressed chunk, when zlib has used up the last one
   void inflate_into(unsigned char* dst, std::size_t n);
+  void check_end();  // the compressed stream ends here and the CRC-32 matches
 
   const ReadOnlyFile& file_;
   const ZipEntry& entry_;
@@ -77,6 +80,7 @@ class EntryReader {
   std::uint64_t produced_ = 0;
   std::uint64_t consumed_ = 0;  // compressed bytes handed to zlib
   unsigned long crc_ = 0;
+  bool broken_ = false;
   struct Inflater;
   std::unique_ptr<Inflater> inflater_;  // deflate entries only
 };
