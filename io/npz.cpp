@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <new>
 #include <optional>
 
 #include "npy_format.h"
@@ -152,6 +153,8 @@ StateDict load(const std::filesystem::path& path) {
     directory = io::read_central_directory(file);
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", where, e.what()));
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("{}: out of memory reading its central directory", where));
   }
 
   std::map<std::string, int> name_counts;

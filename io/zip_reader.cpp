@@ -83,6 +83,26 @@ std::string read_zip64_extra(const unsigned char* extra, std::size_t size, Zip64
   return "its sizes or offset are marked as zip64 but it has no zip64 extra field";
 }
 
+// Entries whose bytes overlap (several directory records sharing data: corruption, or a zip bomb
+// multiplying one stream) get a problem each.
+void mark_overlaps(std::vector<ZipEntry>& entries) {
+  std::vector<ZipEntry*> by_offset;
+  for (auto& e : entries)
+    if (e.problem.empty()) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const ZipEntry* a, const ZipEntry* b) { return a->local_header_offset < b->local_header_offset; });
+  for (std::size_t i = 0; i + 1 < by_offset.size(); ++i) {
+    ZipEntry& a = *by_offset[i];
+    ZipEntry& b = *by_offset[i + 1];
+    // The local header repeats the name; its extra field may add more.
+    const std::uint64_t a_end = a.local_header_offset + zip::kLocalHeaderSize + a.name.size() + a.compressed_size;
+    if (a_end > b.local_header_offset) {
+      if (a.problem.empty()) a.problem = fmt::format("its bytes overlap those of entry '{}' (corrupt)", b.name);
+      b.problem = fmt::format("its bytes overlap those of entry '{}' (corrupt)", a.name);
+    }
+  }
+}
+
 }  // namespace
 
 // ---- ReadOnlyFile
@@ -239,6 +259,7 @@ CentralDirectory read_central_directory(const ReadOnlyFile& file) {
     out.entries.push_back(std::move(e));
     pos += zip::kCentralHeaderSize + name_len + extra_len + comment_len;
   }
+  mark_overlaps(out.entries);
   return out;
 }
 

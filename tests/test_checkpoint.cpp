@@ -766,8 +766,9 @@ TEST_CASE("checkpoint: a save removes temporaries of dead processes, and only th
   ::waitpid(dead, nullptr, 0);
   const std::string stale = fmt::format(".old.npz.xgrad-tmp-{}-3", dead);
   const std::string live = fmt::format(".old.npz.xgrad-tmp-{}-0", ::getppid());  // our parent runs
-  const std::string ours = fmt::format(".x.npz.xgrad-tmp-{}-99", ::getpid());   // perhaps a save on another thread
-  const std::vector<std::string> lookalikes = {"notes.xgrad-tmp-1-2", fmt::format(".a.xgrad-tmp-{}-x", dead), fmt::format(".a.xgrad-tmp-{}", dead)};
+  const std::string ours = fmt::format(".x.npz.xgrad-tmp-{}-99", ::getpid());    // perhaps a save on another thread
+  const std::vector<std::string> lookalikes = {"notes.xgrad-tmp-1-2", fmt::format(".a.xgrad-tmp-{}-x", dead),
+                                               fmt::format(".a.xgrad-tmp-{}", dead)};
   for (const auto& name : {stale, live, ours}) write_bytes(dir / name, "partial");
   for (const auto& name : lookalikes) write_bytes(dir / name, "not ours");
   save(small_state(), dir / "ckpt.npz");
@@ -802,6 +803,23 @@ TEST_CASE("checkpoint: AtomicFile replaces its target on commit only") {
   CHECK(dir.listing() == std::vector<std::string>{"notes.txt"});
   fs::create_directory(dir / "sub");
   CHECK(contains(error_of([&] { io::AtomicFile file(dir / "sub"); }), "it is a folder"));
+}
+
+TEST_CASE("checkpoint: directory records sharing their bytes (a zip bomb's trick) are refused") {
+  TempFolder dir;
+  StateDict s;
+  s.insert("a", ones({1000}));
+  s.insert("b", ones({1000}));
+  save(s, dir / "ab.npz");
+  std::string bytes = read_bytes(dir / "ab.npz");
+  // Point the second directory record at the first entry's local header (offset field at 42).
+  const std::size_t second = bytes.find(std::string("PK\x01\x02", 4), bytes.find(std::string("PK\x01\x02", 4)) + 4);
+  REQUIRE(second != std::string::npos);
+  for (int i = 0; i < 4; ++i) bytes[second + 42 + static_cast<std::size_t>(i)] = 0;
+  write_bytes(dir / "overlap.npz", bytes);
+  const std::string msg = error_of([&] { load(dir / "overlap.npz"); });
+  CHECK(contains(msg, "entry 'a.npy': its bytes overlap those of entry 'b.npy'"));
+  CHECK(contains(msg, "entry 'b.npy': its bytes overlap those of entry 'a.npy'"));
 }
 
 TEST_CASE("checkpoint: an unsupported compression method is named") {
