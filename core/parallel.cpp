@@ -1,6 +1,8 @@
 #include "parallel.h"
 
 #include <cblas.h>
+#include "xgrad/error.h"
+#include "xgrad/threads.h"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -349,5 +351,11 @@ void set_num_threads(int threads) {
 }
 
 int get_num_threads() { return parallel::pool_threads(); }
+
+void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  XGRAD_CHECK(grain >= 1, "parallel_for: grain must be >= 1, got {}", grain);
+  XGRAD_CHECK(static_cast<bool>(fn), "parallel_for: the function is empty");
+  parallel::parallel_for(n, grain, fn);
+}
 
 }  // namespace xgrad

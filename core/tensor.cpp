@@ -13,6 +13,7 @@
 #include "node_internals.h"
 #include "tensor_impl.h"
 #include "xgrad/autograd.h"
+#include "xgrad/generator.h"
 #include "xgrad/grad_mode.h"
 
 namespace xgrad {
@@ -397,40 +398,119 @@ Tensor eye(std::int64_t n, std::int64_t m, TensorOptions opts) {
   return generate("eye", {n, m}, opts, [&](std::int64_t i) { return i / m == i % m ? 1.0 : 0.0; });
 }
 
-Tensor rand(const Shape& shape, TensorOptions opts) {
-  check_float_for_random("rand", opts.dtype);
-  return generate("rand", shape, opts, [](std::int64_t) { return random::uniform01(); });
+namespace {
+
+// Draws n doubles in one call (one lock on the generator), then converts them to the dtype.
+template <class Fill, class F>
+Tensor generate_random(const char* op, const Shape& shape, const TensorOptions& opts, Fill fill, F transform) {
+  check_float_for_random(op, opts.dtype);
+  Tensor t = make_for(op, shape, opts);
+  const auto n = static_cast<std::size_t>(t.numel());
+  std::vector<double> draws(n);
+  fill(draws.data(), n);
+  XGRAD_DISPATCH_FLOAT(opts.dtype, T, {
+    T* p = t.impl()->data<T>();
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<T>(transform(draws[i]));
+  });
+  return finish(std::move(t), opts);
+}
+
+}  // namespace
+
+Tensor rand(const Shape& shape, TensorOptions opts) { return rand(shape, default_generator(), opts); }
+Tensor rand(const Shape& shape, Generator& gen, TensorOptions opts) {
+  return generate_random(
+      "rand", shape, opts, [&](double* out, std::size_t n) { gen.fill_uniform01(out, n); }, [](double u) { return u; });
 }
 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts) {
-  check_float_for_random("uniform", opts.dtype);
+  return uniform(shape, low, high, default_generator(), opts);
+}
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, TensorOptions opts) {
   XGRAD_CHECK(low <= high && std::isfinite(low) && std::isfinite(high),
               "uniform: expects finite low <= high, got low={} high={}", low, high);
-  // Weighted form: high - low can overflow to inf.
-  return generate("uniform", shape, opts, [&](std::int64_t) {
-    const double u = random::uniform01(), span = high - low;
-    return std::isfinite(span) ? low + span * u : std::min(low * (1 - u) + high * u, high);
-  });
+  const double span = high - low;
+  // Weighted form when high - low overflows to inf.
+  return generate_random(
+      "uniform", shape, opts, [&](double* out, std::size_t n) { gen.fill_uniform01(out, n); },
+      [&](double u) { return std::isfinite(span) ? low + span * u : std::min(low * (1 - u) + high * u, high); });
 }
 
-Tensor randn(const Shape& shape, TensorOptions opts) {
-  check_float_for_random("randn", opts.dtype);
-  return generate("randn", shape, opts, [](std::int64_t) { return random::normal01(); });
+Tensor randn(const Shape& shape, TensorOptions opts) { return randn(shape, default_generator(), opts); }
+Tensor randn(const Shape& shape, Generator& gen, TensorOptions opts) {
+  return generate_random(
+      "randn", shape, opts, [&](double* out, std::size_t n) { gen.fill_normal01(out, n); }, [](double z) { return z; });
+}
+
+Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts) {
+  return normal(shape, mean, std, default_generator(), opts);
+}
+Tensor normal(const Shape& shape, double mean, double std, Generator& gen, TensorOptions opts) {
+  XGRAD_CHECK(std::isfinite(mean) && std::isfinite(std) && std >= 0,
+              "normal: expects a finite mean and a finite std >= 0, got mean={} std={}", mean, std);
+  return generate_random(
+      "normal", shape, opts, [&](double* out, std::size_t n) { gen.fill_normal01(out, n); },
+      [&](double z) { return mean + std * z; });
 }
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions opts) {
+  return randint(low, high, shape, default_generator(), opts);
+}
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen, TensorOptions opts) {
   XGRAD_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
   XGRAD_CHECK(opts.dtype != Dtype::boolean, "randint: expects a numeric dtype, got bool");
   // Exact integers in [low, high) (no rounding through double; high - low may exceed INT64_MAX).
   const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
   Tensor t = make_for("randint", shape, opts);
-  const std::int64_t n = t.numel();
+  const auto n = static_cast<std::size_t>(t.numel());
+  std::vector<std::uint64_t> draws(n);
+  gen.fill_below(draws.data(), n, range);
   XGRAD_DISPATCH_ALL(opts.dtype, T, {
     T* p = t.impl()->data<T>();
-    for (std::int64_t i = 0; i < n; ++i)
-      p[i] = static_cast<T>(static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + random::below(range)));
+    for (std::size_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + draws[i]));
   });
   return finish(std::move(t), opts);
+}
+
+Tensor randperm(std::int64_t n, TensorOptions opts) { return randperm(n, default_generator(), opts); }
+Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts) {
+  XGRAD_CHECK(n >= 0, "randperm: n must be non-negative, got {}", n);
+  XGRAD_CHECK(!opts.requires_grad, "randperm: a permutation cannot require grad");
+  XGRAD_CHECK(opts.dtype != Dtype::boolean, "randperm: expects a numeric dtype, got bool");
+  // The output first: it checks n against the machine's memory before the scratch vector is sized.
+  Tensor t = make_for("randperm", {n}, opts);
+  // Fisher-Yates from the back: position k swaps with a uniform index in [0, k].
+  std::vector<std::int64_t> perm(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) perm[static_cast<std::size_t>(i)] = i;
+  for (std::size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[gen.below(k)]);
+  XGRAD_DISPATCH_ALL(opts.dtype, T, {
+    T* p = t.impl()->data<T>();
+    for (std::size_t i = 0; i < perm.size(); ++i) p[i] = static_cast<T>(perm[i]);
+  });
+  return t;
+}
+
+Tensor bernoulli(const Tensor& probs) { return bernoulli(probs, default_generator()); }
+Tensor bernoulli(const Tensor& probs, Generator& gen) {
+  XGRAD_CHECK(probs.defined() && is_floating(probs.dtype()),
+              "bernoulli: expects a float32 or float64 tensor of probabilities, got {}",
+              probs.defined() ? dtype_name(probs.dtype()) : "an undefined tensor");
+  const std::vector<double> p = probs.to_vector<double>();
+  for (std::size_t i = 0; i < p.size(); ++i)
+    XGRAD_CHECK(p[i] >= 0 && p[i] <= 1, "bernoulli: probability {} at flat index {} is outside [0, 1]", p[i], i);
+  std::vector<double> u(p.size());
+  gen.fill_uniform01(u.data(), u.size());
+  for (std::size_t i = 0; i < p.size(); ++i) u[i] = u[i] < p[i] ? 1.0 : 0.0;
+  return tensor(u, probs.shape(), {.dtype = probs.dtype()});
+}
+
+Tensor bernoulli(const Shape& shape, double p, TensorOptions opts) { return bernoulli(shape, p, default_generator(), opts); }
+Tensor bernoulli(const Shape& shape, double p, Generator& gen, TensorOptions opts) {
+  XGRAD_CHECK(p >= 0 && p <= 1, "bernoulli: probability p={} is outside [0, 1]", p);
+  return generate_random(
+      "bernoulli", shape, opts, [&](double* out, std::size_t n) { gen.fill_uniform01(out, n); },
+      [&](double u) { return u < p ? 1.0 : 0.0; });
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions opts) {

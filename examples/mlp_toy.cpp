@@ -1,12 +1,11 @@
 // A 2-layer MLP learns the two-moons toy dataset: two interleaved half circles in the plane,
 // one class each, which no straight line separates.
 //
-//   hidden = tanh(x W1 + b1)          x: [N, 2], W1: [2, H]
-//   scores = hidden W2 + b2           W2: [H, 2], one score per class
-//   loss   = mean((scores - onehot)^2)
+//   model = Linear(2, 32) -> Tanh -> Linear(32, 2)     (nn::Sequential, PyTorch's default init)
+//   loss  = cross entropy of the two scores against the label
 //
-// Plain full-batch gradient descent written by hand: backward() fills each parameter's .grad(),
-// and the update runs under NoGradGuard so that it is not recorded in the graph.
+// Full-batch SGD with momentum (optim::SGD) and a cosine learning-rate schedule: backward() fills
+// each parameter's .grad(), opt.step() updates the parameters in place without recording a graph.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +13,8 @@
 #include <random>
 #include <vector>
 
+#include <xgrad/nn.h>
+#include <xgrad/optim.h>
 #include <xgrad/xgrad.h>
 
 using namespace xgrad;
@@ -21,9 +22,8 @@ using namespace xgrad;
 namespace {
 
 struct Dataset {
-  Tensor inputs;   // [N, 2] float32
-  Tensor onehot;   // [N, 2] float32 regression targets
-  Tensor labels;   // [N] int64
+  Tensor inputs;  // [N, 2] float32
+  Tensor labels;  // [N] int64
 };
 
 // Two moons with Gaussian noise, centred and scaled to roughly unit spread.
@@ -31,7 +31,7 @@ Dataset two_moons(int per_class, double noise, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> angle(0.0, std::numbers::pi);
   std::normal_distribution<double> jitter(0.0, noise);
-  std::vector<double> xy, onehot;
+  std::vector<double> xy;
   std::vector<std::int64_t> labels;
   for (int label = 0; label < 2; ++label)
     for (int i = 0; i < per_class; ++i) {
@@ -41,18 +41,16 @@ Dataset two_moons(int per_class, double noise, unsigned seed) {
       px += jitter(rng);
       py += jitter(rng);
       xy.insert(xy.end(), {(px - 0.5) / 0.9, (py - 0.25) / 0.5});
-      onehot.insert(onehot.end(), {label == 0 ? 1.0 : 0.0, label == 1 ? 1.0 : 0.0});
       labels.push_back(label);
     }
   const std::int64_t n = 2 * per_class;
-  return {tensor(xy, {n, 2}), tensor(onehot, {n, 2}), tensor(labels, {n})};
+  return {tensor(xy, {n, 2}), tensor(labels, {n})};
 }
 
 // Fraction of points whose highest score is their class.
 double accuracy(const Tensor& scores, const Tensor& labels) {
   NoGradGuard no_grad;
-  const Tensor correct = eq(argmax(scores, 1), labels);
-  return sum(correct).item<std::int64_t>() / static_cast<double>(labels.numel());
+  return eq(scores.argmax(1), labels).sum().item() / static_cast<double>(labels.numel());
 }
 
 }  // namespace
@@ -61,34 +59,29 @@ int main() {
   manual_seed(0);
   const Dataset data = two_moons(/*per_class=*/200, /*noise=*/0.1, /*seed=*/7);
 
-  const std::int64_t hidden = 32;
-  const double learning_rate = 0.1;  // larger rates (0.5) diverge on this loss
-  const int steps = 2000;
-  const int print_every = 200;
+  const int steps = 500;
+  const int print_every = 50;
+  nn::Sequential model(nn::Linear(2, 32), nn::Tanh(), nn::Linear(32, 2));
+  nn::CrossEntropyLoss criterion;
+  optim::SGD opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::CosineAnnealingLR schedule(opt, {.T_max = steps});
 
-  // Scaled normal initialisation keeps tanh away from saturation at the start.
-  Tensor w1 = (randn({2, hidden}) * (1.0 / std::sqrt(2.0))).detach().requires_grad_();
-  Tensor b1 = zeros({hidden}, {.requires_grad = true});
-  Tensor w2 = (randn({hidden, 2}) * (1.0 / std::sqrt(static_cast<double>(hidden)))).detach().requires_grad_();
-  Tensor b2 = zeros({2}, {.requires_grad = true});
-  std::vector<Tensor*> parameters = {&w1, &b1, &w2, &b2};
-
-  std::printf("two moons: %lld points, MLP 2 -> %lld (tanh) -> 2, MSE on one-hot, SGD lr %.2f\n",
-              static_cast<long long>(data.inputs.size(0)), static_cast<long long>(hidden), learning_rate);
+  std::printf("two moons: %lld points\n", static_cast<long long>(data.inputs.size(0)));
+  std::printf("model: %s\n", fmt::format("{}", model).c_str());
+  std::printf("SGD lr 0.1, momentum 0.9, cosine schedule over %d steps\n", steps);
   const auto start = std::chrono::steady_clock::now();
   Tensor scores;
   for (int step = 0; step <= steps; ++step) {
-    const Tensor h = tanh(matmul(data.inputs, w1) + b1);
-    scores = matmul(h, w2) + b2;
-    const Tensor loss = mean(pow(scores - data.onehot, 2.0));
+    scores = model(data.inputs);
+    const Tensor loss = criterion(scores, data.labels);
     if (step % print_every == 0)
-      std::printf("step %5d  loss %.5f  accuracy %5.1f%%\n", step, loss.item<float>(),
+      std::printf("step %5d  lr %.4f  loss %.5f  accuracy %5.1f%%\n", step, opt.lr(0), loss.item(),
                   100.0 * accuracy(scores, data.labels));
     if (step == steps) break;
-
+    opt.zero_grad();
     loss.backward();
-    NoGradGuard no_grad;  // the update itself is not part of any graph
-    for (Tensor* p : parameters) *p = (*p - learning_rate * p->grad()).requires_grad_();
+    opt.step();
+    schedule.step();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double final_accuracy = accuracy(scores, data.labels);

@@ -1,8 +1,9 @@
-// Inverted dropout. The mask (0 or 1/(1-p)) is drawn once from xgrad's seeded generator and saved;
+// Inverted dropout. The mask (0 or 1/(1-p)) is drawn once from the given generator (default_generator() if none) and saved;
 // the VJP multiplies by the same mask with the mul op, so double backward works.
 #include "../core/kernels/elementwise.h"
 #include "../core/kernels/normalization.h"
 #include "sample_util.h"
+#include "xgrad/generator.h"
 
 namespace xgrad {
 
@@ -10,7 +11,9 @@ namespace xgrad {
 // the registry entries below take name, arity and formula from them.
 constexpr OpDecl kDropout{"dropout", 1, "dx = dy * mask / (1 - p) (the forward's mask)"};
 
-Tensor dropout(const Tensor& x, double p, bool training) {
+Tensor dropout(const Tensor& x, double p, bool training) { return dropout(x, p, training, default_generator()); }
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   XGRAD_CHECK(x.defined(), "dropout: the input is an undefined tensor");
   XGRAD_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got {} (input shape {})", p,
               to_string(x.shape()));
@@ -19,7 +22,7 @@ Tensor dropout(const Tensor& x, double p, bool training) {
               to_string(x.shape()));
   // p = 1 drops everything: a zero mask (1/(1-p) would be infinite).
   const Tensor mask = p == 1.0 ? zeros(x.shape(), {.dtype = x.dtype()})
-                               : kernels::dropout_mask(x.shape(), x.dtype(), p, random::next_u64());
+                               : kernels::dropout_mask(x.shape(), x.dtype(), p, gen.next_u64());
   Tensor y = kernels::binary(kernels::Binary::mul, x, mask, "dropout");
   record(y, kDropout, {x}, {mask}, [](Node& n, const Tensor& gy) -> TensorList { return {gy * n.saved(0)}; });
   return y;

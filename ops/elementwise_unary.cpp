@@ -24,6 +24,10 @@ constexpr OpDecl kRelu{"relu", 1, "dx = dy * (y > 0)"};
 constexpr OpDecl kLeakyRelu{"leaky_relu", 1, "dx = dy * (x > 0 ? 1 : negative_slope)"};
 constexpr OpDecl kElu{"elu", 1, "dx = dy * (x > 0 ? 1 : y + alpha)"};
 constexpr OpDecl kSoftplus{"softplus", 1, "dx = dy * (beta x > threshold ? 1 : sigmoid(beta x))"};
+constexpr OpDecl kErf{"erf", 1, "dx = dy * 2 / sqrt(pi) * exp(-x^2)"};
+constexpr OpDecl kGelu{"gelu", 1,
+                       "dx = dy * (Phi(x) + x phi(x)); tanh form: dy * ((1 + t) / 2 + x (1 - t^2) u' / 2), "
+                       "t = tanh(u), u = sqrt(2 / pi) (x + 0.044715 x^3)"};
 constexpr OpDecl kClamp{"clamp", 1, "dx = dy * (min <= x <= max)"};
 
 namespace {
@@ -175,6 +179,40 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   return y;
 }
 
+Tensor erf(const Tensor& x) {
+  check_floating("erf", x);
+  Tensor y = kernels::unary(Unary::erf, x);
+  record(y, kErf, {x}, {x}, [](Node& n, const Tensor& gy) -> TensorList {
+    constexpr double two_over_sqrt_pi = 1.12837916709551257390;
+    const Tensor x = n.saved(0);
+    return {gy * (exp(x * x * -1.0) * two_over_sqrt_pi)};
+  });
+  return y;
+}
+
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  check_floating("gelu", x);
+  XGRAD_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '{}'",
+              approximate);
+  const bool tanh_form = approximate == "tanh";
+  Tensor y = kernels::unary(tanh_form ? Unary::gelu_tanh : Unary::gelu, x);
+  // The local slope is written with xgrad ops (erf, exp, tanh), so every higher derivative follows.
+  record(y, kGelu, {x}, {x}, [tanh_form](Node& n, const Tensor& gy) -> TensorList {
+    const Tensor x = n.saved(0);
+    if (tanh_form) {
+      constexpr double sqrt_2_over_pi = 0.79788456080286535588, c = 0.044715;
+      const Tensor t = tanh((x + x * x * x * c) * sqrt_2_over_pi);
+      const Tensor du = (x * x * (3 * c) + 1.0) * sqrt_2_over_pi;
+      return {gy * ((t + 1.0) * 0.5 + x * (1.0 - t * t) * du * 0.5)};
+    }
+    constexpr double inv_sqrt2 = 0.70710678118654752440, inv_sqrt_2pi = 0.39894228040143267794;
+    const Tensor cdf = (erf(x * inv_sqrt2) + 1.0) * 0.5;
+    const Tensor pdf = exp(x * x * -0.5) * inv_sqrt_2pi;
+    return {gy * (cdf + x * pdf)};
+  });
+  return y;
+}
+
 Tensor clamp(const Tensor& x0, std::optional<double> min, std::optional<double> max) {
   check_defined("clamp", x0);
   XGRAD_CHECK(min.has_value() || max.has_value(), "clamp: at least one of min or max must be given (input {} {})",
@@ -248,6 +286,20 @@ void register_elementwise_unary_ops(std::vector<OpInfo>& r) {
   add_unary(kTanh, [](const Tensor& x) { return tanh(x); }, Domain::any);
   add_unary(kSigmoid, [](const Tensor& x) { return sigmoid(x); }, Domain::any);
   add_unary(kRelu, [](const Tensor& x) { return relu(x); }, Domain::away_from_zero);
+  add_unary(kErf, [](const Tensor& x) { return erf(x); }, Domain::any);
+  r.push_back(declared(kGelu, {
+               .differentiable = {true},
+               .samples = [](Dtype d) {
+                 return std::vector<OpSample>{
+                     {"[3,4] exact", {draw({3, 4}, d, Domain::any)},
+                      [](const TensorList& in) { return gelu(in[0]); }},
+                     {"[2,3] tanh", {draw({2, 3}, d, Domain::any)},
+                      [](const TensorList& in) { return gelu(in[0], "tanh"); }},
+                     {"0-d exact", {draw({}, d, Domain::any)}, [](const TensorList& in) { return gelu(in[0]); }},
+                     {"size-0 [0,2] tanh", {draw({0, 2}, d, Domain::any)},
+                      [](const TensorList& in) { return gelu(in[0], "tanh"); }},
+                 };
+               }}));
 
   r.push_back(declared(kLeakyRelu, {
                .differentiable = {true},

@@ -17,6 +17,7 @@
 #include "../core/kernels/elementwise_out.h"
 #include "inplace_internal.h"
 #include "sample_util.h"
+#include "xgrad/generator.h"
 #include "xgrad/grad_mode.h"
 
 namespace xgrad {
@@ -329,27 +330,28 @@ Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
   return *this;
 }
 
-Tensor& Tensor::uniform_(double low, double high) {
+Tensor& Tensor::uniform_(double low, double high) { return uniform_(low, high, default_generator()); }
+
+Tensor& Tensor::uniform_(double low, double high, Generator& gen) {
   const bool rec = begin("uniform_", *this, {});
   XGRAD_CHECK(is_floating(dtype()), "uniform_: expects a floating dtype, got {}", dtype_name(dtype()));
   XGRAD_CHECK(low <= high && std::isfinite(low) && std::isfinite(high),
               "uniform_: expects finite low <= high, got low={} high={}", low, high);
-  write(*this, uniform(shape(), low, high, {.dtype = dtype()}));
+  write(*this, uniform(shape(), low, high, gen, {.dtype = dtype()}));
   record_overwrite(kUniform_, *this, rec);
   return *this;
 }
 
-Tensor& Tensor::normal_(double mean, double sd) {
+Tensor& Tensor::normal_(double mean, double sd) { return normal_(mean, sd, default_generator()); }
+
+Tensor& Tensor::normal_(double mean, double sd, Generator& gen) {
   const bool rec = begin("normal_", *this, {});
   XGRAD_CHECK(is_floating(dtype()), "normal_: expects a floating dtype, got {}", dtype_name(dtype()));
   XGRAD_CHECK(sd >= 0 && std::isfinite(sd) && std::isfinite(mean),
               "normal_: expects a finite mean and a finite std >= 0, got mean={} std={}", mean, sd);
   {
     NoGradGuard no_grad;
-    Tensor z = randn(shape(), {.dtype = dtype()});
-    if (sd != 1) z = mul(z, scalar_like(sd, z));
-    if (mean != 0) z = add(z, scalar_like(mean, z));
-    write(*this, z);
+    write(*this, normal(shape(), mean, sd, gen, {.dtype = dtype()}));
   }
   record_overwrite(kNormal_, *this, rec);
   return *this;

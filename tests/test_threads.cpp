@@ -273,3 +273,21 @@ TEST_CASE("threads: results of a matmul do not depend on the thread count") {
   Tensor two = matmul(a, b);
   CHECK(allclose(one, two, 1e-5, 1e-6));
 }
+
+TEST_CASE("threads: the public parallel_for covers every index once and rethrows a chunk's exception") {
+  test::ThreadCountGuard guard;
+  set_num_threads(2);
+  std::vector<int> hits(100000, 0);
+  parallel_for(static_cast<std::int64_t>(hits.size()), 1000, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) ++hits[static_cast<std::size_t>(i)];
+  });
+  CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+  parallel_for(0, 10, [](std::int64_t, std::int64_t) { FAIL("called for an empty range"); });
+  CHECK_THROWS_AS(parallel_for(100000, 1000,
+                               [](std::int64_t begin, std::int64_t) {
+                                 if (begin == 0) throw Error("chunk failed");
+                               }),
+                  Error);
+  CHECK(test::error_of([] { parallel_for(10, 0, [](std::int64_t, std::int64_t) {}); }).find("grain") !=
+        std::string::npos);
+}

@@ -43,8 +43,10 @@ Tensor broadcast_copy(const Tensor& x, const Shape& shape);
 
 namespace xgrad::kernels {
 
-// Math functions (exp .. sigmoid) require a floating dtype: the ops check it first.
-enum class Unary { neg, exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu };
+// Math functions (exp .. sigmoid, erf, gelu) require a floating dtype: the ops check it first.
+// gelu is x Phi(x) = x (1 + erf(x / sqrt(2))) / 2; gelu_tanh PyTorch's tanh approximation
+// x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2.
+enum class Unary { neg, exp, log, sqrt, abs, sign, sin, cos, tanh, sigmoid, relu, erf, gelu, gelu_tanh };
 
 // out = op(x), same shape and dtype. sign is 0 for 0 and NaN, as in PyTorch.
 Tensor unary(Unary op, const Tensor& x);

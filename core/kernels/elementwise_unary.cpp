@@ -1,4 +1,4 @@
-// Unary math with and without parameters: neg .. relu, leaky_relu, elu, softplus, clamp, pow.
+// Unary math with and without parameters: neg .. relu, erf, gelu, leaky_relu, elu, softplus, clamp, pow.
 #include "elementwise.h"
 #include "intrinsics.h"
 
@@ -72,6 +72,19 @@ Tensor unary(Unary op, const Tensor& x) {
             case Unary::tanh: batch_unary_into<T>(x, out, [](const auto& v) { return simd::tanh(v); }); break;
             case Unary::sigmoid:
               batch_unary_into<T>(x, out, [&](const auto& v) { return one / (one + simd::exp(-v)); });
+              break;
+            case Unary::erf: batch_unary_into<T>(x, out, [](const auto& v) { return simd::erf(v); }); break;
+            case Unary::gelu:
+              batch_unary_into<T>(x, out, [&](const auto& v) {
+                const T half = 0.5, inv_sqrt2 = 0.70710678118654752440;
+                return half * v * (one + simd::erf(v * inv_sqrt2));
+              });
+              break;
+            case Unary::gelu_tanh:
+              batch_unary_into<T>(x, out, [&](const auto& v) {
+                const T half = 0.5, sqrt_2_over_pi = 0.79788456080286535588, c = 0.044715;
+                return half * v * (one + simd::tanh(sqrt_2_over_pi * (v + c * v * v * v)));
+              });
               break;
             default: break;
           }

@@ -78,6 +78,10 @@ template <class T>
 Batch<T> tanh(const Batch<T>& x) {
   return guarded(x, exp_defined(x), [](const Batch<T>& b) { return xsimd::tanh(b); }, [](T e) { return std::tanh(e); });
 }
+template <class T>
+Batch<T> erf(const Batch<T>& x) {
+  return guarded(x, exp_defined(x), [](const Batch<T>& b) { return xsimd::erf(b); }, [](T e) { return std::erf(e); });
+}
 // x^p for a scalar p: xsimd computes exp(p * log|x|), which is what must be safe. Its parity test
 // is wrong for |p| >= 2^digits (it calls 1e30 odd), where every p is an even integer: std::pow.
 template <class T>

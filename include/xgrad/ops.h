@@ -6,6 +6,7 @@
 #endif
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,10 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+Tensor erf(const Tensor& x);
+// Gaussian error linear unit, PyTorch's two forms: approximate "none" is x Phi(x) (Phi the standard
+// normal CDF), "tanh" is x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2.
+Tensor gelu(const Tensor& x, std::string_view approximate = "none");
 
 // ---- comparisons: bool masks, as in PyTorch, never differentiable (ops/compare.cpp)
 Tensor eq(const Tensor& a, const Tensor& b);
@@ -215,6 +220,7 @@ Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double ma
 // Inverted dropout: zeroes each element with probability p (xgrad's seeded generator) and scales the
 // rest by 1/(1-p) in training; the identity otherwise.
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 // x is [N, C] or [N, C, ...]; statistics per channel C. In training it normalises with the batch
 // statistics (biased variance) and, when given, updates running_mean/running_var in place
 // (momentum-weighted; the variance unbiased); in evaluation it uses the running statistics.

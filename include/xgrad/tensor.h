@@ -22,6 +22,7 @@ class TensorImpl;
 class Node;
 class Tensor;
 class TensorIndex;
+class Generator;  // <xgrad/generator.h>
 
 struct TensorOptions {
   Dtype dtype = Dtype::float32;
@@ -143,8 +144,10 @@ class Tensor {
   Tensor& zero_();
   Tensor& fill_(double value);
   Tensor& clamp_(std::optional<double> min, std::optional<double> max);
-  Tensor& uniform_(double low = 0, double high = 1);  // from the generator manual_seed seeds
+  Tensor& uniform_(double low = 0, double high = 1);  // from default_generator() (manual_seed seeds it)
+  Tensor& uniform_(double low, double high, Generator& gen);
   Tensor& normal_(double mean = 0, double std = 1);
+  Tensor& normal_(double mean, double std, Generator& gen);
   Tensor& operator+=(const Tensor& other);
   Tensor& operator+=(double other);
   Tensor& operator-=(const Tensor& other);
@@ -246,11 +249,26 @@ Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opts = {});
 Tensor eye(std::int64_t n, TensorOptions opts = {});
 Tensor eye(std::int64_t n, std::int64_t m, TensorOptions opts = {});
-Tensor rand(const Shape& shape, TensorOptions opts = {});   // U[0, 1)
+// Random factories: each draws from `gen`, or from default_generator() when none is given.
+Tensor rand(const Shape& shape, TensorOptions opts = {});  // U[0, 1)
+Tensor rand(const Shape& shape, Generator& gen, TensorOptions opts = {});
 Tensor randn(const Shape& shape, TensorOptions opts = {});  // N(0, 1)
+Tensor randn(const Shape& shape, Generator& gen, TensorOptions opts = {});
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts = {});
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, TensorOptions opts = {});
+Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts = {});
+Tensor normal(const Shape& shape, double mean, double std, Generator& gen, TensorOptions opts = {});
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape,
                TensorOptions opts = {.dtype = Dtype::int64});
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen,
+               TensorOptions opts = {.dtype = Dtype::int64});
+Tensor randperm(std::int64_t n, TensorOptions opts = {.dtype = Dtype::int64});  // a permutation of 0..n-1
+Tensor randperm(std::int64_t n, Generator& gen, TensorOptions opts = {.dtype = Dtype::int64});
+// 1 with probability p (per element of `probs`, or one p for all), else 0; same dtype as probs.
+Tensor bernoulli(const Tensor& probs);
+Tensor bernoulli(const Tensor& probs, Generator& gen);
+Tensor bernoulli(const Shape& shape, double p, TensorOptions opts = {});
+Tensor bernoulli(const Shape& shape, double p, Generator& gen, TensorOptions opts = {});
 // Values from nested initializer lists (1-, 2- or 3-D) or from a flat vector with a shape.
 Tensor tensor(std::initializer_list<double> values, TensorOptions opts = {});
 Tensor tensor(std::initializer_list<std::initializer_list<double>> values, TensorOptions opts = {});
@@ -272,7 +290,8 @@ Tensor from_buffer(const T* values, const Shape& shape, TensorOptions opts = {.d
 Tensor from_blob(void* data, const Shape& shape, TensorOptions opts = {},
                  std::function<void(void*)> deleter = {});
 
-// Seeds xgrad's generator: every random draw (factories, dropout masks, samples) is reproducible.
+// Seeds default_generator(): every random draw that is given no generator (factories, dropout
+// masks, registry samples) is then reproducible.
 void manual_seed(std::uint64_t seed);
 
 // The caching allocator keeps freed buffers for reuse (same-size buffers every training step).

@@ -6,6 +6,8 @@
 // Thread safety: any thread may call xgrad ops, set_num_threads and get_num_threads at any time.
 // Parallel kernels from several threads share the pool one job at a time (a job waits for the one
 // running); a kernel called from inside another kernel's chunk runs on that thread alone.
+#include <cstdint>
+#include <functional>
 
 namespace xgrad {
 
@@ -23,5 +25,11 @@ namespace xgrad {
 // (with a warning): the first parallel kernel never fails because of either.
 void set_num_threads(int threads);
 int get_num_threads();
+
+// Runs fn(begin, end) over [0, n) in contiguous chunks of at least `grain` items on xgrad's pool,
+// for code above the kernels (the optimizers' fused updates). Chunks run inline when n is small or
+// when called from inside another chunk; an exception from a chunk is rethrown once all running
+// chunks have returned. The chunk bounds say which items to process, not which thread runs them.
+void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn);
 
 }  // namespace xgrad

@@ -8,6 +8,7 @@
 #include "xgrad/dtype.h"
 #include "xgrad/error.h"
 #include "xgrad/grad_mode.h"
+#include "xgrad/generator.h"
 #include "xgrad/gradcheck.h"
 #include "xgrad/node.h"
 #include "xgrad/ops.h"

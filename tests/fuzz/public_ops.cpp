@@ -128,7 +128,7 @@ std::vector<FuzzedFunction> ops_table() {
   for (auto [name, f] : {std::pair<const char*, Unary>{"neg", xgrad::neg}, {"exp", xgrad::exp}, {"log", xgrad::log},
                          {"sqrt", xgrad::sqrt}, {"abs", xgrad::abs}, {"sign", xgrad::sign}, {"sin", xgrad::sin},
                          {"cos", xgrad::cos}, {"tanh", xgrad::tanh}, {"sigmoid", xgrad::sigmoid},
-                         {"relu", xgrad::relu}, {"clone", xgrad::clone}}) {
+                         {"relu", xgrad::relu}, {"clone", xgrad::clone}, {"erf", xgrad::erf}}) {
     def(name, name, [f, same_shape](FuzzCall& g) -> TensorList {
       auto x = g.tensor("x");
       return same_shape(g, x, f(x));
@@ -143,6 +143,11 @@ std::vector<FuzzedFunction> ops_table() {
     auto x = g.tensor("x");
     auto a = g.real("alpha", 0, 2);
     return same_shape(g, x, xgrad::elu(x, a));
+  });
+  def("gelu", "gelu", [same_shape](FuzzCall& g) -> TensorList {
+    auto x = g.tensor("x");
+    const bool tanh_form = g.flag("tanh");
+    return same_shape(g, x, xgrad::gelu(x, tanh_form ? "tanh" : "none"));
   });
   def("softplus", "softplus", [same_shape](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");
@@ -588,6 +593,8 @@ std::vector<FuzzedFunction> ops_table() {
     auto x = g.tensor("x");
     auto p = g.real("p", 0, 1);
     auto training = g.flag("training");
+    Generator gen(g.bits());
+    if (g.flag("generator")) return same_shape(g, x, xgrad::dropout(x, p, training, gen));
     return same_shape(g, x, xgrad::dropout(x, p, training));
   });
   def("batch_norm", "batch_norm", [same_shape](FuzzCall& g) -> TensorList {

@@ -1,6 +1,7 @@
 // Fuzz entries for include/xgrad/tensor.h (factories, Tensor's methods, printing) and
 // include/xgrad/autograd.h (grad, backward). Keys of methods are "Tensor::<name>"; their errors
 // must name the method. See public_ops.cpp for the conventions.
+#include <algorithm>
 #include <xgrad/xtensor.h>
 
 #include <cmath>
@@ -254,7 +255,45 @@ std::vector<FuzzedFunction> tensor_table() {
     auto lo = g.real("low", -3, 0);
     auto hi = g.real("high", 0, 3);
     auto opts = g.options("opts");
-    auto y = xgrad::uniform(s, lo, hi, opts);
+    Generator gen(g.bits());
+    auto y = g.flag("generator") ? xgrad::uniform(s, lo, hi, gen, opts) : xgrad::uniform(s, lo, hi, opts);
+    expect_shape(g, y, s);
+    return {y};
+  });
+  def("normal", "normal", [](FuzzCall& g) -> TensorList {
+    auto s = g.shape("shape");
+    auto mean = g.real("mean", -3, 3);
+    auto sd = g.real("std", -1, 3);
+    auto opts = g.options("opts");
+    Generator gen(g.bits());
+    auto y = g.flag("generator") ? xgrad::normal(s, mean, sd, gen, opts) : xgrad::normal(s, mean, sd, opts);
+    expect_shape(g, y, s);
+    return {y};
+  });
+  def("randperm", "randperm", [](FuzzCall& g) -> TensorList {
+    auto n = g.extent("n", -2, 40);
+    auto opts = g.chance(0.7) ? TensorOptions{.dtype = int64} : g.options("opts");
+    Generator gen(g.bits());
+    auto y = g.flag("generator") ? xgrad::randperm(n, gen, opts) : xgrad::randperm(n, opts);
+    expect_shape(g, y, Shape{n});
+    auto v = y.to_vector<std::int64_t>();
+    std::sort(v.begin(), v.end());
+    for (std::int64_t i = 0; i < n; ++i) g.expect(v[static_cast<std::size_t>(i)] == i, "not a permutation of 0..n-1");
+    return {y};
+  });
+  def("bernoulli", "bernoulli", [](FuzzCall& g) -> TensorList {
+    Generator gen(g.bits());
+    const bool with_gen = g.flag("generator");
+    if (g.flag("probs")) {
+      auto probs = g.tensor("probs");
+      auto y = with_gen ? xgrad::bernoulli(probs, gen) : xgrad::bernoulli(probs);
+      expect_shape(g, y, probs.shape());
+      return {y};
+    }
+    auto s = g.shape("shape");
+    auto p = g.real("p", -0.5, 1.5);
+    auto opts = g.options("opts");
+    auto y = with_gen ? xgrad::bernoulli(s, p, gen, opts) : xgrad::bernoulli(s, p, opts);
     expect_shape(g, y, s);
     return {y};
   });
@@ -263,7 +302,8 @@ std::vector<FuzzedFunction> tensor_table() {
     auto hi = g.integer("high", 1, 10);
     auto s = g.shape("shape");
     auto opts = g.chance(0.7) ? TensorOptions{.dtype = int64} : g.options("opts");
-    auto y = xgrad::randint(lo, hi, s, opts);
+    Generator gen(g.bits());
+    auto y = g.flag("generator") ? xgrad::randint(lo, hi, s, gen, opts) : xgrad::randint(lo, hi, s, opts);
     expect_shape(g, y, s);
     if (y.dtype() == int64) {  // every value drawn in [low, high)
       const auto v = y.to_vector<std::int64_t>();
@@ -616,10 +656,14 @@ std::vector<FuzzedFunction> tensor_table() {
     x.clamp_(g.optional_real("min", -2, 0), g.optional_real("max", 0, 2));
   });
   inplace("Tensor::uniform_", "uniform_", [](FuzzCall& g, Tensor& x) {
-    x.uniform_(g.real("low", -2, 0), g.real("high", 0, 2));
+    Generator gen(g.bits());
+    if (g.flag("generator")) x.uniform_(g.real("low", -2, 0), g.real("high", 0, 2), gen);
+    else x.uniform_(g.real("low", -2, 0), g.real("high", 0, 2));
   });
   inplace("Tensor::normal_", "normal_", [](FuzzCall& g, Tensor& x) {
-    x.normal_(g.real("mean", -2, 2), g.real("std", 0, 2));
+    Generator gen(g.bits());
+    if (g.flag("generator")) x.normal_(g.real("mean", -2, 2), g.real("std", 0, 2), gen);
+    else x.normal_(g.real("mean", -2, 2), g.real("std", 0, 2));
   });
   def("Tensor::clone", "clone", [](FuzzCall& g) -> TensorList {
     auto x = g.tensor("x");

@@ -1,9 +1,15 @@
 // A consumer of an installed (or add_subdirectory'd) xgrad: the lecture circuit
 // f = (x + y) * z at x = -2, y = 5, z = -4, whose gradients are df/dx = df/dy = z = -4 and
-// df/dz = x + y = 3, and the op registry intact after linking. Exits non-zero when a value is wrong.
+// df/dz = x + y = 3, the op registry intact after linking, and a checkpoint written and read back
+// (zlib must reach the final link of a static xgrad). Exits non-zero when a value is wrong.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <string>
 
+#include <xgrad/checkpoint.h>
 #include <xgrad/xgrad.h>
 
 int main() {
@@ -30,5 +36,15 @@ int main() {
   const bool registry_ok = ops >= 50 && find_op("matmul") != nullptr && find_op("logsumexp") != nullptr;
   std::printf("registered ops = %zu, matmul and logsumexp %s\n", ops, registry_ok ? "found" : "MISSING");
   failures += registry_ok ? 0 : 1;
+
+  StateDict state;
+  state.insert("z.grad", z.grad());
+  const auto path = std::filesystem::temp_directory_path() / ("xgrad-package-" + std::to_string(::getpid()) + ".npz");
+  save(state, path);
+  const double reloaded = load(path).at("z.grad").item<double>();
+  std::filesystem::remove(path);
+  const bool checkpoint_ok = reloaded == 3.0;
+  std::printf("checkpoint round trip: z.grad = %.2f %s\n", reloaded, checkpoint_ok ? "ok" : "WRONG");
+  failures += checkpoint_ok ? 0 : 1;
   return failures == 0 ? 0 : 1;
 }
