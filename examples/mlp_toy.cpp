@@ -50,7 +50,7 @@ Dataset two_moons(int per_class, double noise, unsigned seed) {
 // Fraction of points whose highest score is their class.
 double accuracy(const Tensor& scores, const Tensor& labels) {
   NoGradGuard no_grad;
-  return eq(scores.argmax(1), labels).sum().item() / static_cast<double>(labels.numel());
+  return (scores.argmax(1) == labels).sum().item() / static_cast<double>(labels.numel());
 }
 
 }  // namespace

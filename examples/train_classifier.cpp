@@ -34,7 +34,7 @@ int main() {
   Net restored;
   load(restored, "net.npz");                          // validated before anything is changed
   fmt::print("{}\n", restored);
-  double accuracy = eq(restored(x).argmax(1), y).to(Dtype::float64).mean().item();
+  double accuracy = (restored(x).argmax(1) == y).to(Dtype::float64).mean().item();
   fmt::print("training accuracy {:.1f}%\n", 100 * accuracy);
   return accuracy > 0.95 ? 0 : 1;
 }

@@ -19,7 +19,7 @@ constexpr std::array<ElementType, 8> kElementTypes{{
     {"<i2", 2, Dtype::int64, false},
     {"|i1", 1, Dtype::int64, false},
     {"|u1", 1, Dtype::int64, false},
-    {"|b1", 1, Dtype::int64, true},
+    {"|b1", 1, Dtype::boolean, true},
 }};
 
 // Python's repr of a shape tuple: (), (3,), (2, 3).
@@ -165,7 +165,7 @@ const char* descr_of(Dtype dtype) {
     case Dtype::float32: return "<f4";
     case Dtype::float64: return "<f8";
     case Dtype::int64: return "<i8";
-    case Dtype::boolean: return "|b1";  // NumPy's bool (read back as int64, as every '|b1' array)
+    case Dtype::boolean: return "|b1";
   }
   return "?";
 }

@@ -21,13 +21,13 @@ inline constexpr std::size_t kAlign = 64;
 inline constexpr std::size_t kMaxHeaderSize = 1 << 20;
 inline constexpr std::size_t kMaxRank = 64;
 
-// The element types xgrad writes ('<f4' '<f8' '<i8') and reads (those, plus narrower integers and
-// bools, which load as int64).
+// The element types xgrad writes ('<f4' '<f8' '<i8' '|b1') and reads (those, plus narrower
+// integers, which load as int64).
 struct ElementType {
   std::string_view descr;
   std::size_t size;  // bytes per element in the file
   Dtype loads_as;
-  bool is_bool;
+  bool is_bool;  // bytes other than 0 read as true (1)
 };
 
 const char* descr_of(Dtype dtype);

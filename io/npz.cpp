@@ -43,7 +43,7 @@ void* raw_mutable_bytes(Tensor& t) {
   return nullptr;
 }
 
-// Narrow integers and bools become int64, a chunk at a time (no second full-size buffer).
+// Narrow integers become int64, a chunk at a time (no second full-size buffer).
 template <class Source>
 void read_widened(io::EntryReader& in, std::int64_t* dst, std::int64_t count, bool is_bool) {
   constexpr std::int64_t kChunk = 1 << 16;
@@ -98,6 +98,10 @@ Tensor read_npy(io::EntryReader& in, std::uint64_t total) {
   Tensor t = empty(stored_shape, {.dtype = element.loads_as});
   if (element.size == dtype_size(element.loads_as)) {
     in.read(raw_mutable_bytes(t), static_cast<std::size_t>(data_size));
+    if (element.is_bool) {  // a C++ bool must hold 0 or 1: any other byte NumPy would read as True
+      auto* bytes = reinterpret_cast<unsigned char*>(t.mutable_data<bool>());
+      for (std::int64_t i = 0; i < numel; ++i) bytes[i] = bytes[i] != 0;
+    }
   } else {
     std::int64_t* dst = t.mutable_data<std::int64_t>();
     switch (element.size) {

@@ -29,6 +29,8 @@ Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
 Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
 namespace {
 Tensor scalar_operand(const char* op, double value, const Tensor& like) {
   check_defined(op, {{like, "input"}});
@@ -40,6 +42,8 @@ Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_operand("lt", 
 Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_operand("le", b, a)); }
 Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_operand("gt", b, a)); }
 Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_operand("ge", b, a)); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, scalar_operand("eq", b, a)); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, scalar_operand("ne", b, a)); }
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   XGRAD_CHECK(a.defined() && b.defined(), "allclose: an operand is an undefined tensor");

@@ -239,3 +239,19 @@ TEST_CASE("bool: ops that take no bool raise naming the op and the dtype") {
   CHECK(equal(g, g.clone()));
   CHECK(allclose(m, tensor({1.0, 0.0})));
 }
+
+TEST_CASE("bool: == and != compare element-wise into masks, as in PyTorch") {
+  const Tensor a = tensor({1.0, 2.0, 3.0});
+  const Tensor b = tensor({1.0, 0.0, 3.0});
+  const Tensor same = a == b;
+  CHECK(same.dtype() == Dtype::boolean);
+  CHECK(same.to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0, 1});
+  CHECK((a != b).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 0});
+  CHECK((a == 2.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 0});
+  CHECK((a != 2.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0, 1});
+  // Broadcasting, and counting matches the way an accuracy is computed.
+  const Tensor labels = tensor(std::vector<std::int64_t>{0, 2, 1, 2}, {4});
+  const Tensor scores = tensor({{0.9, 0.1, 0.0}, {0.0, 0.2, 0.8}, {0.3, 0.3, 0.4}, {0.1, 0.1, 0.8}});
+  CHECK((scores.argmax(1) == labels).sum().item() == 3);
+  CHECK_THROWS_AS((Tensor() == 1.0), Error);
+}

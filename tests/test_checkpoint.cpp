@@ -359,7 +359,7 @@ TEST_CASE("checkpoint: zip64 records (forced on a small archive, and from 65535 
   CHECK_FALSE(contains(read_bytes(dir / "plain.npz"), std::string("PK\x06\x06", 4)));
 }
 
-TEST_CASE("checkpoint: narrow integers and bools widen to int64, Fortran order is transposed, npy 2.0 reads") {
+TEST_CASE("checkpoint: narrow integers widen to int64, bools load as bool, Fortran order is transposed, npy 2.0 reads") {
   TempFolder dir;
   const auto dict = [](const std::string& descr, const std::string& shape, bool fortran = false) {
     return fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}", descr, fortran ? "True" : "False", shape);
@@ -377,7 +377,8 @@ TEST_CASE("checkpoint: narrow integers and bools widen to int64, Fortran order i
              {"fortran_1d.npy", npy_bytes(dict("<f4", "(3,)", true), bytes_of(std::vector<float>{7, 8, 9}))},
              {"v2.npy", npy_bytes(dict("<f4", "(2,)"), bytes_of(std::vector<float>{0.5f, -0.5f}), 2)}});
   const StateDict s = load(dir / "narrow.npz");
-  for (const char* name : {"i4", "i2", "i1", "u1", "b1", "fortran_i2"}) CHECK(s.at(name).dtype() == int64);
+  for (const char* name : {"i4", "i2", "i1", "u1", "fortran_i2"}) CHECK(s.at(name).dtype() == int64);
+  CHECK(s.at("b1").dtype() == Dtype::boolean);  // the stray byte 2 reads as true, stored as 1
   CHECK(s.at("i4").to_vector<std::int64_t>() == std::vector<std::int64_t>{INT32_MIN, INT32_MAX});
   CHECK(s.at("i2").to_vector<std::int64_t>() == std::vector<std::int64_t>{-32768, 5});
   CHECK(s.at("i1").to_vector<std::int64_t>() == std::vector<std::int64_t>{-128, 127});
@@ -405,12 +406,13 @@ TEST_CASE("checkpoint: numpy.load reads our files: names, dtypes, shapes, values
   s.insert("big", tensor(big, {1000, 3}));
   s.insert("layer.0.weight", arange(8, {.dtype = float64}).reshape({2, 2, 2}));
   s.insert("special", tensor(std::vector<float>{std::nanf(""), INFINITY, -INFINITY, -0.0f}, {4}));
+  s.insert("mask", tensor({-1.0, 2.0, 0.0, 3.0}) > 0.0);
   const std::string script = R"(
 import io, sys, zipfile
 import numpy as np
 path = sys.argv[1]
 z = np.load(path)
-assert z.files == ['w', 'b', 'steps', 'empty', 'big', 'layer.0.weight', 'special'], z.files
+assert z.files == ['w', 'b', 'steps', 'empty', 'big', 'layer.0.weight', 'special', 'mask'], z.files
 def check(name, dtype, shape, expected):
     a = z[name]
     assert a.dtype == np.dtype(dtype), (name, a.dtype)
@@ -424,6 +426,7 @@ check('big', '<i8', (1000, 3), ((np.arange(3000) * 37) % 101 - 50).reshape(1000,
 check('layer.0.weight', '<f8', (2, 2, 2), np.arange(8.0).reshape(2, 2, 2))
 check('special', '<f4', (4,), np.array([np.nan, np.inf, -np.inf, -0.0], dtype=np.float32))
 assert np.signbit(z['special'][3])
+check('mask', '|b1', (4,), np.array([False, True, False, True]))
 with zipfile.ZipFile(path) as zf:
     assert zf.testzip() is None
     for info in zf.infolist():
@@ -501,6 +504,7 @@ print('ok')
     CHECK(s.at("i2").to_vector<std::int64_t>() == std::vector<std::int64_t>{-32768, 7, 32767});
     CHECK(s.at("i1").to_vector<std::int64_t>() == std::vector<std::int64_t>{-128, 0, 127});
     CHECK(s.at("u1").to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 200, 255});
+    CHECK(s.at("b1").dtype() == Dtype::boolean);
     CHECK(s.at("b1").to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 0, 1});
     CHECK(s.at("fortran").shape() == Shape{2, 3, 4});
     std::vector<double> counting(24);
@@ -1114,4 +1118,19 @@ TEST_CASE("checkpoint: a model and its optimizer state share one file under pref
   CHECK(opt.at("param_groups.0.lr").dtype() == float64);
   CHECK(opt.at("param_groups.0.lr").item<double>() == 0.01);
   CHECK(opt.at("state.0.momentum_buffer").to_vector<float>() == std::vector<float>(6, 0.25f));
+}
+
+TEST_CASE("checkpoint: bool masks round-trip as NumPy '|b1'") {
+  TempFolder dir;
+  StateDict s;
+  const Tensor x = tensor({-1.0, 2.0, 0.0, 3.0, -0.5, 7.0}).reshape({2, 3});
+  s.insert("mask", x > 0.0);
+  s.insert("empty_mask", zeros({0}) > 0.0);
+  save(s, dir / "masks.npz");
+  const StateDict back = load(dir / "masks.npz");
+  CHECK(back.at("mask").dtype() == Dtype::boolean);
+  CHECK(back.at("mask").shape() == Shape{2, 3});
+  CHECK(back.at("mask").to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 1, 0, 1, 0, 1});
+  CHECK(back.at("empty_mask").numel() == 0);
+  CHECK(back.at("empty_mask").dtype() == Dtype::boolean);
 }

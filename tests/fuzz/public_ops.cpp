@@ -634,7 +634,8 @@ std::vector<FuzzedFunction> ops_table() {
                               {"operator-", "sub", xgrad::operator-}, {"operator*", "mul", xgrad::operator*},
                               {"operator/", "div", xgrad::operator/}, {"operator<", "lt", xgrad::operator<},
                               {"operator<=", "le", xgrad::operator<=}, {"operator>", "gt", xgrad::operator>},
-                              {"operator>=", "ge", xgrad::operator>=}}) {
+                              {"operator>=", "ge", xgrad::operator>=}, {"operator==", "eq", xgrad::operator==},
+                              {"operator!=", "ne", xgrad::operator!=}}) {
     def(key, name, [f](FuzzCall& g) -> TensorList {
       auto a = g.tensor("a");
       auto b = g.tensor_like("b", a);
@@ -646,7 +647,8 @@ std::vector<FuzzedFunction> ops_table() {
                               {"operator-", "sub", xgrad::operator-}, {"operator*", "mul", xgrad::operator*},
                               {"operator/", "div", xgrad::operator/}, {"operator<", "lt", xgrad::operator<},
                               {"operator<=", "le", xgrad::operator<=}, {"operator>", "gt", xgrad::operator>},
-                              {"operator>=", "ge", xgrad::operator>=}}) {
+                              {"operator>=", "ge", xgrad::operator>=}, {"operator==", "eq", xgrad::operator==},
+                              {"operator!=", "ne", xgrad::operator!=}}) {
     def(key, name, [f, same_shape](FuzzCall& g) -> TensorList {
       auto a = g.tensor("a");
       auto b = g.real("b", -2, 2);
