@@ -73,13 +73,27 @@ Tensor channel_sum(const Tensor& t, std::int64_t batch, std::int64_t channels, s
   return sum(sum(reshape(t, {batch, channels, positions}), {0}), {1});
 }
 
+// The kernels' per-thread scratch (im2col columns) can be larger than the tensors; running out of
+// memory there is an xgrad::Error naming the op, as for the tensors themselves.
+template <class Kernel>
+void run_kernel(const char* op, const ConvSpec& s, Kernel&& kernel) {
+  try {
+    kernel();
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("{}: out of memory for the kernel's scratch (input {}, kernel {}x{}, stride {}x{}, "
+                            "padding {}x{})",
+                            op, to_string(s.input_shape()), s.g.kernel_h, s.g.kernel_w, s.g.stride_h, s.g.stride_w,
+                            s.g.pad_h, s.g.pad_w));
+  }
+}
+
 Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvSpec& s);
 Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, const ConvSpec& s);
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s);
 
 Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
   Tensor y = make_tensor(s.output_shape(), x.dtype(), s.names().conv.name);
-  kernels::conv_forward(x, w, bias, y, s.g);
+  run_kernel(s.names().conv.name, s, [&] { kernels::conv_forward(x, w, bias, y, s.g); });
   record(y, s.names().conv, {x, w, bias}, {x, w}, [s](Node& n, const Tensor& gy) -> TensorList {
     TensorList grads(3);
     if (n.needs_input_grad(0)) grads[0] = conv_transpose_op(gy, n.saved(1), Tensor(), s);
@@ -93,7 +107,7 @@ Tensor conv_op(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvS
 // z has the conv's output shape; the result has the conv's input shape (plus bias per channel).
 Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, const ConvSpec& s) {
   Tensor out = make_tensor(s.input_shape(), z.dtype(), s.names().transpose.name);
-  kernels::conv_input_grad(z, w, bias, out, s.g);
+  run_kernel(s.names().transpose.name, s, [&] { kernels::conv_input_grad(z, w, bias, out, s.g); });
   record(out, s.names().transpose, {z, w, bias}, {z, w}, [s](Node& n, const Tensor& g) -> TensorList {
     TensorList grads(3);
     if (n.needs_input_grad(0)) grads[0] = conv_op(g, n.saved(1), Tensor(), s);
@@ -106,7 +120,7 @@ Tensor conv_transpose_op(const Tensor& z, const Tensor& w, const Tensor& bias, c
 
 Tensor weight_grad_op(const Tensor& x, const Tensor& gy, const ConvSpec& s) {
   Tensor gw = make_tensor(s.weight_shape(), x.dtype(), s.names().weight_grad.name);
-  kernels::conv_weight_grad(x, gy, gw, s.g);
+  run_kernel(s.names().weight_grad.name, s, [&] { kernels::conv_weight_grad(x, gy, gw, s.g); });
   // weight_grad is bilinear: <weight_grad(x, gy), G> = <conv(x, G), gy> = <x, conv_transpose(gy, G)>.
   record(gw, s.names().weight_grad, {x, gy}, {x, gy}, [s](Node& n, const Tensor& g) -> TensorList {
     TensorList grads(2);
@@ -167,11 +181,24 @@ void check_bias(const char* op, const Tensor& bias, std::int64_t channels, const
               to_string(bias.shape()), channels, to_string(w));
 }
 
+// The kernels index the padded input as o*S - P + k*D: with the padded length and the dilated
+// kernel within int64 every such position fits, whatever the stride.
+void check_positions_fit(const char* op, const char* dim_name, std::int64_t in, std::int64_t k, std::int64_t p,
+                         std::int64_t d) {
+  using i128 = __int128;
+  const i128 dilated = i128{d} * (k - 1) + 1, padded = i128{in} + 2 * i128{p};
+  XGRAD_CHECK(padded <= INT64_MAX && dilated <= INT64_MAX,
+              "{}: along the {}, the padded input {} + 2*{} = {} or the dilated kernel {}*({}-1)+1 = {} is more than "
+              "int64 holds (positions in the padded input must fit in int64)",
+              op, dim_name, in, p, padded, d, k, dilated);
+}
+
 // One spatial dim of a conv: the output size floor((W + 2P - D(K-1) - 1)/S) + 1, or an error
 // naming the dim when the dilated kernel does not fit in the padded input.
 // In 128 bits: a huge dilation, kernel or padding must not wrap.
 std::int64_t conv_out_size(const char* op, const char* dim_name, char letter, std::int64_t in, std::int64_t k,
                            std::int64_t s, std::int64_t p, std::int64_t d) {
+  check_positions_fit(op, dim_name, in, k, p, d);
   using i128 = __int128;
   const i128 dilated = i128{d} * (k - 1) + 1, padded = i128{in} + 2 * i128{p};
   const i128 span = padded - dilated;
@@ -355,6 +382,8 @@ Tensor conv_transpose_nd(const char* op, bool one_d, const Tensor& x, const Tens
                                       g.dilation_h);
   g.in_w = transpose_out_size(op, one_d ? "length" : "width", g.out_w, g.kernel_w, g.stride_w, g.pad_w,
                               output_padding.w, g.dilation_w);
+  if (!one_d) check_positions_fit(op, "height", g.in_h, g.kernel_h, g.pad_h, g.dilation_h);
+  check_positions_fit(op, one_d ? "length" : "width", g.in_w, g.kernel_w, g.pad_w, g.dilation_w);
   drop_unused_strides(g);
   checked_bytes(s.input_shape(), x.dtype(), op);
   check_scratch(op, g, x.dtype());

@@ -387,3 +387,17 @@ TEST_CASE("conv: float32 3x3 convs on the Winograd and direct paths match float6
   close(y32, y64);
   for (std::size_t i = 0; i < 2; ++i) close(g32[i], g64[i]);
 }
+
+TEST_CASE("conv: padding and dilation whose positions leave int64 raise instead of overflowing in the kernel") {
+  // Found by the fuzz test (seed 21): the output size is a valid 13, but the kernel's positions
+  // o*S - P + k*D wrapped around and the transposed conv read out of bounds.
+  const std::int64_t huge = INT64_MAX;
+  const std::string e1 = test::error_of([&] {
+    conv_transpose1d(randn({1, 1, 4}), randn({1, 1, 3}), {}, 3, huge - 1, 1, 1, huge);
+  });
+  CHECK(e1.find("conv_transpose1d") != std::string::npos);
+  CHECK(e1.find("more than int64 holds") != std::string::npos);
+  const std::string e2 = test::error_of([&] { conv1d(randn({1, 1, 4}), randn({1, 1, 2}), {}, 1, huge / 2, huge); });
+  CHECK(e2.find("conv1d") != std::string::npos);
+  CHECK(e2.find("more than int64 holds") != std::string::npos);
+}
