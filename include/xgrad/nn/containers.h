@@ -74,6 +74,7 @@ class Sequential : public ModuleSequence {
   Sequential() = default;
   Sequential(Sequential&&) noexcept = default;
   // Sequential(Conv1d(1, 15, 3), ReLU(), ...): children "0", "1", ...
+  // (One Sequential as the only argument is C++'s move, not nesting: nest it with push_back.)
   template <class... M>
     requires(sizeof...(M) > 0) && (detail::ModuleArg<M> && ...)
   explicit Sequential(M&&... modules) {
