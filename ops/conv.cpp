@@ -198,7 +198,6 @@ void check_positions_fit(const char* op, const char* dim_name, std::int64_t in, 
 // In 128 bits: a huge dilation, kernel or padding must not wrap.
 std::int64_t conv_out_size(const char* op, const char* dim_name, char letter, std::int64_t in, std::int64_t k,
                            std::int64_t s, std::int64_t p, std::int64_t d) {
-  check_positions_fit(op, dim_name, in, k, p, d);
   using i128 = __int128;
   const i128 dilated = i128{d} * (k - 1) + 1, padded = i128{in} + 2 * i128{p};
   const i128 span = padded - dilated;
@@ -207,6 +206,7 @@ std::int64_t conv_out_size(const char* op, const char* dim_name, char letter, st
               "{}: kernel {} (dilated {}) is larger than the padded input {} {} + 2*{} = {}: "
               "{}_out = floor(({} + 2*{} - {}*({}-1) - 1)/{}) + 1 = {}",
               op, k, dilated, dim_name, in, p, padded, letter, in, p, d, k, s, out);
+  check_positions_fit(op, dim_name, in, k, p, d);
   XGRAD_CHECK(out <= INT64_MAX, "{}: the output {} floor(({} + 2*{} - {}*({}-1) - 1)/{}) + 1 = {} is more than int64 "
               "holds", op, dim_name, in, p, d, k, s, out);
   return static_cast<std::int64_t>(out);
