@@ -2,7 +2,6 @@
 
 #include "optim_common.h"
 #include "update_kernels.h"
-#include "xgrad/grad_mode.h"
 
 namespace xgrad::optim {
 
@@ -22,27 +21,18 @@ Adadelta::Adadelta(std::vector<ParamGroup<AdadeltaOptions>> groups)
     : OptimizerWithOptions("Adadelta", std::move(groups)) {}
 
 void Adadelta::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const AdadeltaOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      Tensor p = params(g)[i];
-      const Tensor grad = checked_grad(p, g, i);
-      if (!grad.defined()) continue;
-      ParamState& state = mutable_state(g, i);
-      Tensor square_avg = state.buffer("square_avg", p);
-      Tensor acc_delta = state.buffer("acc_delta", p);
-      state.step += 1;
-      const kernels::AdadeltaRule rule{
-          .grad = {.weight_decay = o.weight_decay, .maximize = o.maximize}, .lr = o.lr, .rho = o.rho, .eps = o.eps};
-      detail::with_float_type(p.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        kernels::adadelta<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), square_avg.mutable_data<T>(),
-                             acc_delta.mutable_data<T>(), rule);
-      });
-    }
-  }
+  update_each([&](const AdadeltaOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    Tensor square_avg = state.buffer("square_avg", p);
+    Tensor acc_delta = state.buffer("acc_delta", p);
+    state.step += 1;
+    const kernels::AdadeltaRule rule{
+        .grad = {.weight_decay = o.weight_decay, .maximize = o.maximize}, .lr = o.lr, .rho = o.rho, .eps = o.eps};
+    detail::with_float_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::adadelta<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), square_avg.mutable_data<T>(),
+                           acc_delta.mutable_data<T>(), rule);
+    });
+  });
 }
 
 }  // namespace xgrad::optim

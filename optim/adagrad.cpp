@@ -2,7 +2,6 @@
 
 #include "optim_common.h"
 #include "update_kernels.h"
-#include "xgrad/grad_mode.h"
 
 namespace xgrad::optim {
 
@@ -23,26 +22,17 @@ Adagrad::Adagrad(std::vector<ParamGroup<AdagradOptions>> groups)
     : OptimizerWithOptions("Adagrad", std::move(groups)) {}
 
 void Adagrad::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const AdagradOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      Tensor p = params(g)[i];
-      const Tensor grad = checked_grad(p, g, i);
-      if (!grad.defined()) continue;
-      ParamState& state = mutable_state(g, i);
-      Tensor sum = state.buffer("sum", p, o.initial_accumulator_value);
-      state.step += 1;
-      const kernels::AdagradRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
-                                      .clr = o.lr / (1 + (state.step - 1) * o.lr_decay),
-                                      .eps = o.eps};
-      detail::with_float_type(p.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        kernels::adagrad<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), sum.mutable_data<T>(), rule);
-      });
-    }
-  }
+  update_each([&](const AdagradOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    Tensor sum = state.buffer("sum", p, o.initial_accumulator_value);
+    state.step += 1;
+    const kernels::AdagradRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
+                                    .clr = o.lr / (1 + (state.step - 1) * o.lr_decay),
+                                    .eps = o.eps};
+    detail::with_float_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::adagrad<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), sum.mutable_data<T>(), rule);
+    });
+  });
 }
 
 }  // namespace xgrad::optim

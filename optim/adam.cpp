@@ -4,7 +4,6 @@
 
 #include "optim_common.h"
 #include "update_kernels.h"
-#include "xgrad/grad_mode.h"
 
 namespace xgrad::optim {
 namespace {
@@ -59,27 +58,15 @@ AdamW::AdamW(std::vector<Tensor> params, AdamWOptions options)
 AdamW::AdamW(std::vector<ParamGroup<AdamWOptions>> groups) : OptimizerWithOptions("AdamW", std::move(groups)) {}
 
 void Adam::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const AdamOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      const Tensor grad = checked_grad(params(g)[i], g, i);
-      if (grad.defined()) adam_update(params(g)[i], grad, mutable_state(g, i), o, false);
-    }
-  }
+  update_each([&](const AdamOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    adam_update(p, grad, state, o, /*decoupled=*/false);
+  });
 }
 
 void AdamW::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const AdamWOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      const Tensor grad = checked_grad(params(g)[i], g, i);
-      if (grad.defined()) adam_update(params(g)[i], grad, mutable_state(g, i), o, true);
-    }
-  }
+  update_each([&](const AdamWOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    adam_update(p, grad, state, o, /*decoupled=*/true);
+  });
 }
 
 }  // namespace xgrad::optim

@@ -2,7 +2,6 @@
 
 #include "optim_common.h"
 #include "update_kernels.h"
-#include "xgrad/grad_mode.h"
 
 namespace xgrad::optim {
 
@@ -23,33 +22,24 @@ RMSprop::RMSprop(std::vector<ParamGroup<RMSpropOptions>> groups)
     : OptimizerWithOptions("RMSprop", std::move(groups)) {}
 
 void RMSprop::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const RMSpropOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      Tensor p = params(g)[i];
-      const Tensor grad = checked_grad(p, g, i);
-      if (!grad.defined()) continue;
-      ParamState& state = mutable_state(g, i);
-      Tensor square_avg = state.buffer("square_avg", p);
-      // Buffers only the enabled options use (a group may turn them on later: they start at zero).
-      Tensor momentum_buffer = o.momentum > 0 ? state.buffer("momentum_buffer", p) : Tensor();
-      Tensor grad_avg = o.centered ? state.buffer("grad_avg", p) : Tensor();
-      state.step += 1;
-      const kernels::RmspropRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
-                                      .lr = o.lr,
-                                      .alpha = o.alpha,
-                                      .eps = o.eps,
-                                      .momentum = o.momentum};
-      detail::with_float_type(p.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        kernels::rmsprop<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), square_avg.mutable_data<T>(),
-                            grad_avg.defined() ? grad_avg.mutable_data<T>() : nullptr,
-                            momentum_buffer.defined() ? momentum_buffer.mutable_data<T>() : nullptr, rule);
-      });
-    }
-  }
+  update_each([&](const RMSpropOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    Tensor square_avg = state.buffer("square_avg", p);
+    // Buffers only the enabled options use (a group may turn them on later: they start at zero).
+    Tensor momentum_buffer = o.momentum > 0 ? state.buffer("momentum_buffer", p) : Tensor();
+    Tensor grad_avg = o.centered ? state.buffer("grad_avg", p) : Tensor();
+    state.step += 1;
+    const kernels::RmspropRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
+                                    .lr = o.lr,
+                                    .alpha = o.alpha,
+                                    .eps = o.eps,
+                                    .momentum = o.momentum};
+    detail::with_float_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::rmsprop<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), square_avg.mutable_data<T>(),
+                          grad_avg.defined() ? grad_avg.mutable_data<T>() : nullptr,
+                          momentum_buffer.defined() ? momentum_buffer.mutable_data<T>() : nullptr, rule);
+    });
+  });
 }
 
 }  // namespace xgrad::optim

@@ -2,7 +2,6 @@
 
 #include "optim_common.h"
 #include "update_kernels.h"
-#include "xgrad/grad_mode.h"
 
 namespace xgrad::optim {
 
@@ -24,35 +23,26 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
 SGD::SGD(std::vector<ParamGroup<SGDOptions>> groups) : OptimizerWithOptions("SGD", std::move(groups)) {}
 
 void SGD::step() {
-  NoGradGuard no_grad;
-  for (std::size_t g = 0; g < num_param_groups(); ++g) {
-    const SGDOptions& o = options(g);
-    check_options(o);
-    for (std::size_t i = 0; i < params(g).size(); ++i) {
-      Tensor p = params(g)[i];
-      const Tensor grad = checked_grad(p, g, i);
-      if (!grad.defined()) continue;
-      ParamState& state = mutable_state(g, i);
-      state.step += 1;
-      Tensor buffer;
-      bool first = false;
-      if (o.momentum != 0) {
-        first = state.find("momentum_buffer") == nullptr;  // PyTorch: buf = clone(grad) when None
-        buffer = state.buffer("momentum_buffer", p);
-      }
-      const kernels::SgdRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
-                                  .lr = o.lr,
-                                  .momentum = o.momentum,
-                                  .dampening = o.dampening,
-                                  .nesterov = o.nesterov,
-                                  .first = first};
-      detail::with_float_type(p.dtype(), [&](auto tag) {
-        using T = decltype(tag);
-        kernels::sgd<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), buffer.defined() ? buffer.mutable_data<T>() : nullptr,
-                        rule);
-      });
+  update_each([&](const SGDOptions& o, Tensor& p, const Tensor& grad, ParamState& state) {
+    state.step += 1;
+    Tensor buffer;
+    bool first = false;
+    if (o.momentum != 0) {
+      first = state.find("momentum_buffer") == nullptr;  // PyTorch: buf = clone(grad) when None
+      buffer = state.buffer("momentum_buffer", p);
     }
-  }
+    const kernels::SgdRule rule{.grad = {.weight_decay = o.weight_decay, .maximize = o.maximize},
+                                .lr = o.lr,
+                                .momentum = o.momentum,
+                                .dampening = o.dampening,
+                                .nesterov = o.nesterov,
+                                .first = first};
+    detail::with_float_type(p.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::sgd<T>(p.numel(), p.mutable_data<T>(), grad.data<T>(), buffer.defined() ? buffer.mutable_data<T>() : nullptr,
+                      rule);
+    });
+  });
 }
 
 }  // namespace xgrad::optim

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "xgrad/error.h"
+#include "xgrad/grad_mode.h"
 #include "xgrad/state_dict.h"
 #include "xgrad/tensor.h"
 
@@ -144,6 +145,22 @@ class OptimizerWithOptions : public Optimizer {
   OptimizerWithOptions(std::string name, std::vector<ParamGroup<Options>> groups) : name_(std::move(name)) {
     XGRAD_CHECK(!groups.empty(), "{}: got an empty list of parameter groups", name_);
     for (auto& g : groups) add_param_group(std::move(g));
+  }
+
+  // Runs update(options, param, grad, state) for every parameter that has a gradient, group by
+  // group, under no-grad, once each group's options are checked: the loop every step() shares.
+  template <class Update>
+  void update_each(Update&& update) {
+    NoGradGuard no_grad;
+    for (std::size_t g = 0; g < num_param_groups(); ++g) {
+      const Options& o = options(g);
+      check_options(o);
+      for (std::size_t i = 0; i < params(g).size(); ++i) {
+        Tensor p = params(g)[i];
+        const Tensor grad = checked_grad(p, g, i);
+        if (grad.defined()) update(o, p, grad, mutable_state(g, i));
+      }
+    }
   }
 
   void check_options(const Options& o) const {
