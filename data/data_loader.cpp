@@ -2,6 +2,7 @@
 // one batch ahead of the caller (or on the caller's thread without prefetch).
 #include "xgrad/data/data_loader.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -13,26 +14,6 @@
 #include "xgrad/ops.h"
 
 namespace xgrad::data {
-
-Batch collate(const std::vector<Example>& examples) {
-  XGRAD_CHECK(!examples.empty(), "collate: no examples to batch");
-  TensorList inputs, targets;
-  inputs.reserve(examples.size());
-  targets.reserve(examples.size());
-  for (std::size_t k = 0; k < examples.size(); ++k) {
-    XGRAD_CHECK(examples[k].input.defined() && examples[k].target.defined(),
-                "collate: example {} of the batch has an undefined input or target", k);
-    XGRAD_CHECK(examples[k].input.shape() == examples[0].input.shape(),
-                "collate: example {} has input shape {}, but example 0 has {}", k, to_string(examples[k].input.shape()),
-                to_string(examples[0].input.shape()));
-    XGRAD_CHECK(examples[k].target.shape() == examples[0].target.shape(),
-                "collate: example {} has target shape {}, but example 0 has {}", k, to_string(examples[k].target.shape()),
-                to_string(examples[0].target.shape()));
-    inputs.push_back(examples[k].input);
-    targets.push_back(examples[k].target);
-  }
-  return {.input = stack(inputs, 0), .target = stack(targets, 0)};
-}
 
 struct DataLoader::State {
   std::shared_ptr<const Dataset> dataset;
@@ -66,10 +47,7 @@ struct DataLoader::State {
     const std::int64_t n = static_cast<std::int64_t>(order.size());
     const std::int64_t first = k * options.batch_size;
     const std::int64_t last = std::min(n, first + options.batch_size);
-    std::vector<Example> examples;
-    examples.reserve(static_cast<std::size_t>(last - first));
-    for (std::int64_t i = first; i < last; ++i) examples.push_back(dataset->get(order[static_cast<std::size_t>(i)]));
-    return collate(examples);
+    return dataset->get_batch(std::vector<std::int64_t>(order.begin() + first, order.begin() + last));
   }
 
   void work() {

@@ -137,6 +137,37 @@ TEST_CASE("data: random_split fractions round as PyTorch does") {
   CHECK(error_of([] { split_lengths(10, Fractions{{1.5, -0.5}}); }).find("not in [0, 1]") != std::string::npos);
 }
 
+TEST_CASE("data: get_batch gathers what get() and collate() give") {
+  // Targets with a dim of their own: [6, 2] -> batches [B, 2].
+  std::vector<double> x, y;
+  for (int i = 0; i < 6; ++i) {
+    x.insert(x.end(), {1.0 * i, 2.0 * i, 3.0 * i});
+    y.insert(y.end(), {-1.0 * i, 0.5 * i});
+  }
+  auto ds = std::make_shared<TensorDataset>(tensor(x, {6, 1, 3}), tensor(y, {6, 2}));
+  const std::vector<std::int64_t> picks = {4, 0, 4, 2};
+  const Batch fast = ds->get_batch(picks);  // index_select
+  std::vector<Example> examples;
+  for (std::int64_t i : picks) examples.push_back(ds->get(i));
+  const Batch slow = collate(examples);  // stack
+  CHECK(fast.input.shape() == Shape({4, 1, 3}));
+  CHECK(fast.target.shape() == Shape({4, 2}));
+  CHECK(slow.input.shape() == Shape({4, 1, 3}));
+  check_close(fast.input, {4, 8, 12, 0, 0, 0, 4, 8, 12, 2, 4, 6}, 1e-12);
+  check_close(fast.target, {-4, 2, 0, 0, -4, 2, -2, 1}, 1e-12);
+  CHECK(values(slow.input) == values(fast.input));
+  CHECK(values(slow.target) == values(fast.target));
+  // A Subset's batch is its parent's batch at the mapped indices.
+  Subset sub(ds, {5, 3});
+  check_close(sub.get_batch({1, 0}).target, {-3, 1.5, -5, 2.5}, 1e-12);
+  const std::string msg = error_of([&] { ds->get_batch({1, 6}); });
+  CHECK(msg.find("index 6 (position 1") != std::string::npos);
+  CHECK(msg.find("size 6") != std::string::npos);
+  CHECK(error_of([&] { sub.get_batch({2}); }).find("size 2") != std::string::npos);
+  CHECK(error_of([] { collate({{.input = zeros({2}), .target = zeros({})}, {.input = zeros({3}), .target = zeros({})}}); })
+            .find("example 1 has input shape") != std::string::npos);
+}
+
 TEST_CASE("data: DataLoader collates batches in order, with a short last batch") {
   auto ds = counting_dataset(5);
   DataLoader loader(ds, {.batch_size = 2});

@@ -20,12 +20,6 @@
 
 namespace xgrad::data {
 
-// The examples' inputs and targets stacked along a new first dim (0-d targets become [B]).
-struct Batch {
-  Tensor input;
-  Tensor target;
-};
-
 struct DataLoaderOptions {
   std::int64_t batch_size = 1;
   bool shuffle = false;
@@ -73,8 +67,5 @@ class DataLoader {
  private:
   std::unique_ptr<State> state_;
 };
-
-// The batch of `examples` (at least one): inputs and targets stacked along a new dim 0.
-Batch collate(const std::vector<Example>& examples);
 
 }  // namespace xgrad::data

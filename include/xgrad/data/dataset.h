@@ -17,16 +17,30 @@ struct Example {
   Tensor target;
 };
 
+// Examples' inputs and targets stacked along a new first dim (0-d targets become [B]).
+struct Batch {
+  Tensor input;
+  Tensor target;
+};
+
+// The batch of `examples` (at least one, all of one input shape and one target shape).
+Batch collate(const std::vector<Example>& examples);
+
 class Dataset {
  public:
   virtual ~Dataset() = default;
   virtual std::int64_t size() const = 0;
   // Raises xgrad::Error naming the index and the size when i is outside [0, size()).
   Example get(std::int64_t i) const;
+  // The examples at `indices` (at least one, each checked as by get()) as one batch.
+  Batch get_batch(const std::vector<std::int64_t>& indices) const;
 
  protected:
   // Called with an index already checked against size().
   virtual Example get_checked(std::int64_t i) const = 0;
+  // Called with checked indices. By default get() of each, then collate(); a dataset holding
+  // its examples in tensors gathers the batch in one go instead.
+  virtual Batch get_batch_checked(const std::vector<std::int64_t>& indices) const;
 };
 
 // Example i is (inputs[i], targets[i]); the first dims must match.
@@ -39,6 +53,7 @@ class TensorDataset : public Dataset {
 
  protected:
   Example get_checked(std::int64_t i) const override;
+  Batch get_batch_checked(const std::vector<std::int64_t>& indices) const override;  // index_select
 
  private:
   Tensor inputs_;
@@ -55,6 +70,7 @@ class Subset : public Dataset {
 
  protected:
   Example get_checked(std::int64_t i) const override;
+  Batch get_batch_checked(const std::vector<std::int64_t>& indices) const override;  // the parent's batch
 
  private:
   std::shared_ptr<const Dataset> dataset_;
