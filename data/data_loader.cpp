@@ -11,6 +11,7 @@
 
 #include "xgrad/error.h"
 #include "xgrad/generator.h"
+#include "xgrad/grad_mode.h"
 #include "xgrad/ops.h"
 
 namespace xgrad::data {
@@ -43,7 +44,9 @@ struct DataLoader::State {
     return options.drop_last ? n / b : (n + b - 1) / b;
   }
 
+  // Under NoGradGuard on either thread: loading never records a graph, whichever thread runs it.
   Batch make_batch(std::int64_t k) const {
+    NoGradGuard no_grad;
     const std::int64_t n = static_cast<std::int64_t>(order.size());
     const std::int64_t first = k * options.batch_size;
     const std::int64_t last = std::min(n, first + options.batch_size);

@@ -183,6 +183,10 @@ TEST_CASE("data: DataLoader collates batches in order, with a short last batch")
   CHECK(batches[2].input.shape() == Shape({1, 2}));
   check_close(batches[2].input, {4, 40}, 1e-12);
   CHECK(batches[2].target.to_vector<std::int64_t>() == std::vector<std::int64_t>{4});
+  // Batches of tensors that require grad carry no history: loading records nothing.
+  auto leafy = std::make_shared<TensorDataset>(ones({4, 2}, {.requires_grad = true}), zeros({4}));
+  for (bool prefetch : {true, false})
+    for (const Batch& b : DataLoader(leafy, {.batch_size = 2, .prefetch = prefetch})) CHECK(b.input.grad_fn() == nullptr);
 }
 
 TEST_CASE("data: DataLoader drop_last drops the short batch") {
