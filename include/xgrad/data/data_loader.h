@@ -8,7 +8,10 @@
 // One epoch at a time: begin() starts a new epoch (drawing its order on the calling thread, so
 // the same seed gives the same batches with or without prefetch) and abandons any earlier one.
 // An exception raised while preparing a batch (by the dataset or the collation) is rethrown by
-// the call that reaches that batch.
+// the call that reaches that batch (begin() or ++); advancing again carries on with the next one.
+// Iterate a loader from one thread at a time. A random transform inside the dataset runs on the
+// worker thread: give it its own Generator (TransformDataset) so that its draws do not interleave
+// with the training thread's draws from default_generator() (dropout, init).
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
