@@ -1,0 +1,213 @@
+// The MNIST-1D generator (data/mnist1d.cpp): the default set's shapes, class balance and statistics,
+// determinism, the templates, the recipe with its random knobs turned off, and bad options.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include <xgrad/data/mnist1d.h>
+#include <xgrad/ops.h>
+
+#include "test_util.h"
+
+using namespace xgrad;
+
+namespace {
+
+using test::error_of;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Pearson correlation of two equally long rows.
+double correlation(const std::vector<double>& a, const std::vector<double>& b) {
+  const double n = static_cast<double>(a.size());
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ma += a[i] / n, mb += b[i] / n;
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) * (a[i] - ma);
+    bb += (b[i] - mb) * (b[i] - mb);
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+// Mean signal of each class over train and test together: [10][length].
+std::vector<std::vector<double>> class_means(const data::Mnist1d& set) {
+  const Tensor x = cat({set.x, set.x_test}, 0).to(float64);
+  const std::vector<std::int64_t> y = cat({set.y, set.y_test}, 0).to_vector<std::int64_t>();
+  const auto length = static_cast<std::size_t>(x.size(1));
+  const std::vector<double> values = x.to_vector<double>();
+  std::vector<std::vector<double>> means(10, std::vector<double>(length, 0.0));
+  std::vector<double> counts(10, 0.0);
+  for (std::size_t r = 0; r < y.size(); ++r) {
+    counts[y[r]] += 1;
+    for (std::size_t i = 0; i < length; ++i) means[y[r]][i] += values[r * length + i];
+  }
+  for (int c = 0; c < 10; ++c)
+    for (double& v : means[c]) v /= counts[c];
+  return means;
+}
+
+}  // namespace
+
+TEST_CASE("data: mnist1d default set is 4,000 train and 1,000 test signals of 40 points, 500 per class") {
+  const data::Mnist1d set = data::make_mnist1d();
+  CHECK(set.x.shape() == Shape{4000, 40});
+  CHECK(set.x.dtype() == float32);
+  CHECK(set.y.shape() == Shape{4000});
+  CHECK(set.y.dtype() == int64);
+  CHECK(set.x_test.shape() == Shape{1000, 40});
+  CHECK(set.x_test.dtype() == float32);
+  CHECK(set.y_test.shape() == Shape{1000});
+
+  const std::vector<std::int64_t> y = cat({set.y, set.y_test}, 0).to_vector<std::int64_t>();
+  std::vector<int> counts(10, 0);
+  for (std::int64_t label : y) {
+    REQUIRE((label >= 0 && label < 10));
+    ++counts[label];
+  }
+  CHECK(counts == std::vector<int>(10, 500));
+  // Shuffled: in class order 4,990 of 4,999 neighbours would share a label, shuffled about a tenth do.
+  int same_as_previous = 0;
+  for (std::size_t i = 1; i < y.size(); ++i) same_as_previous += y[i] == y[i - 1];
+  CHECK(same_as_previous < 700);
+  CHECK(same_as_previous > 300);
+}
+
+TEST_CASE("data: mnist1d is standardised over train and test together") {
+  const data::Mnist1d set = data::make_mnist1d();
+  const std::vector<double> all = cat({set.x, set.x_test}, 0).to_vector<double>();
+  double mean = 0;
+  for (double v : all) mean += v;
+  mean /= static_cast<double>(all.size());
+  double var = 0;
+  for (double v : all) var += (v - mean) * (v - mean);
+  CHECK(std::abs(mean) < 1e-6);
+  CHECK(std::sqrt(var / static_cast<double>(all.size())) == doctest::Approx(1.0).epsilon(1e-6));
+}
+
+TEST_CASE("data: mnist1d is deterministic for a seed and differs between seeds") {
+  const data::Mnist1d a = data::make_mnist1d({.num_samples = 500});
+  const data::Mnist1d b = data::make_mnist1d({.num_samples = 500});
+  const data::Mnist1d c = data::make_mnist1d({.num_samples = 500, .seed = 43});
+  CHECK(a.x.to_vector<float>() == b.x.to_vector<float>());
+  CHECK(a.y.to_vector<std::int64_t>() == b.y.to_vector<std::int64_t>());
+  CHECK(a.x_test.to_vector<float>() == b.x_test.to_vector<float>());
+  CHECK(a.y_test.to_vector<std::int64_t>() == b.y_test.to_vector<std::int64_t>());
+  CHECK(a.x.to_vector<float>() != c.x.to_vector<float>());
+  CHECK(a.y.to_vector<std::int64_t>() != c.y.to_vector<std::int64_t>());
+  CHECK(a.x.shape() == Shape{400, 40});
+}
+
+TEST_CASE("data: mnist1d templates are the digits whitened, started at 0 and divided by 6") {
+  const Tensor t = data::mnist1d_templates();
+  CHECK(t.shape() == Shape{10, 12});
+  CHECK(t.dtype() == float64);
+  const std::vector<double> v = t.to_vector<double>();
+  for (int c = 0; c < 10; ++c) {
+    CAPTURE(c);
+    CHECK(v[c * 12] == 0.0);
+    CHECK(v[c * 12 + 11] == doctest::Approx(0.0).epsilon(1e-12));  // every digit starts and ends at 5
+    double mean = 0, var = 0;
+    for (int i = 0; i < 12; ++i) mean += v[c * 12 + i] / 12;
+    for (int i = 0; i < 12; ++i) var += (v[c * 12 + i] - mean) * (v[c * 12 + i] - mean) / 12;
+    CHECK(std::sqrt(var) == doctest::Approx(1.0 / 6.0));
+  }
+  // Digit 6 (5,4,3.5,3.25,3,3,3,3,3.25,3.5,4,5): mean 3.625, sum of squared deviations 5.9375,
+  // so point 4 is (3 - 5) / sqrt(5.9375 / 12) / 6.
+  CHECK(v[6 * 12 + 4] == doctest::Approx(-2.0 / std::sqrt(5.9375 / 12.0) / 6.0).epsilon(1e-12));
+}
+
+TEST_CASE("data: mnist1d with every random knob off and no padding is each class's template, standardised") {
+  // No padding (12 -> 12 points), scale 1, no shift, no noise, no shear, 12 final points: every
+  // example is its template plus the 1e-8 offset, then the whole set is standardised.
+  const data::Mnist1d set = data::make_mnist1d({.num_samples = 20, .train_fraction = 0.5, .padding_min = 0,
+                                                .padding_max = 0, .scale_coeff = 0, .max_translation = 1,
+                                                .corr_noise_scale = 0, .iid_noise_scale = 0, .shear_scale = 0,
+                                                .final_seq_length = 12});
+  const std::vector<double> templates = data::mnist1d_templates().to_vector<double>();
+  double mean = 0, var = 0;
+  for (double v : templates) mean += v / 120;
+  for (double v : templates) var += (v - mean) * (v - mean) / 120;
+  const double std_dev = std::sqrt(var);
+  const std::vector<double> x = cat({set.x, set.x_test}, 0).to_vector<double>();
+  const std::vector<std::int64_t> y = cat({set.y, set.y_test}, 0).to_vector<std::int64_t>();
+  for (std::size_t r = 0; r < y.size(); ++r)
+    for (int i = 0; i < 12; ++i) {
+      CAPTURE(r);
+      CAPTURE(i);
+      CHECK(x[r * 12 + i] == doctest::Approx((templates[y[r] * 12 + i] - mean) / std_dev).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("data: mnist1d translation is a circular shift below max_translation") {
+  // As above but shifted: each example is its template rotated right by k, k uniform on [0, 12).
+  const data::Mnist1d set = data::make_mnist1d({.num_samples = 600, .train_fraction = 1.0, .padding_min = 0,
+                                                .padding_max = 0, .scale_coeff = 0, .max_translation = 12,
+                                                .corr_noise_scale = 0, .iid_noise_scale = 0, .shear_scale = 0,
+                                                .final_seq_length = 12});
+  const std::vector<double> templates = data::mnist1d_templates().to_vector<double>();
+  double mean = 0, var = 0;
+  for (double v : templates) mean += v / 120;
+  for (double v : templates) var += (v - mean) * (v - mean) / 120;
+  const std::vector<double> x = set.x.to_vector<double>();
+  const std::vector<std::int64_t> y = set.y.to_vector<std::int64_t>();
+  std::vector<int> shifts_seen(12, 0);
+  for (std::size_t r = 0; r < y.size(); ++r) {
+    int matched = -1;
+    for (int k = 0; k < 12 && matched < 0; ++k) {
+      bool same = true;
+      for (int i = 0; i < 12 && same; ++i) {
+        const double want = (templates[y[r] * 12 + (i - k + 12) % 12] - mean) / std::sqrt(var);
+        same = std::abs(x[r * 12 + i] - want) < 1e-5;
+      }
+      if (same) matched = k;
+    }
+    CAPTURE(r);
+    REQUIRE(matched >= 0);
+    ++shifts_seen[matched];
+  }
+  // 600 draws over 12 shifts: 50 expected each (digits whose rotations coincide take the smallest k).
+  for (int k = 0; k < 12; ++k) CHECK(shifts_seen[k] > 0);
+}
+
+TEST_CASE("data: mnist1d class means correlate best with their own template") {
+  // The reference signal of each digit: its template through the same padding, dilation and
+  // resampling with no other randomness, averaged over the padding (which sets the template's
+  // width). The noisy set keeps every default knob but the shift, which would smear the means.
+  const data::Mnist1d reference = data::make_mnist1d({.scale_coeff = 0, .max_translation = 1, .corr_noise_scale = 0,
+                                                      .iid_noise_scale = 0, .shear_scale = 0});
+  const data::Mnist1d noisy = data::make_mnist1d({.max_translation = 1, .seed = 7});
+  const std::vector<std::vector<double>> means = class_means(noisy);
+  const std::vector<std::vector<double>> templates = class_means(reference);
+  for (int c = 0; c < 10; ++c) {
+    CAPTURE(c);
+    int best = -1;
+    double best_corr = -2;
+    for (int k = 0; k < 10; ++k) {
+      const double r = correlation(means[c], templates[k]);
+      if (r > best_corr) best_corr = r, best = k;
+    }
+    CHECK(best == c);
+    CHECK(best_corr > 0.99);  // measured 0.997-0.9997
+  }
+}
+
+TEST_CASE("data: mnist1d rejects bad options, naming the option and the value") {
+  auto error_for = [](const data::Mnist1dOptions& o) {
+    const std::string msg = error_of([&] { data::make_mnist1d(o); });
+    CHECK_MESSAGE(contains(msg, "make_mnist1d"), msg);
+    return msg;
+  };
+  CHECK(contains(error_for({.num_samples = 15}), "num_samples must be a positive multiple of 10"));
+  CHECK(contains(error_for({.num_samples = 0}), "got 0"));
+  CHECK(contains(error_for({.train_fraction = 1.5}), "train_fraction must be in [0, 1], got 1.5"));
+  CHECK(contains(error_for({.padding_min = 61}), "got [61, 60]"));
+  CHECK(contains(error_for({.max_translation = 0}), "max_translation must be in [1, 12 + padding_max = 72]"));
+  CHECK(contains(error_for({.max_translation = 73}), "got 73"));
+  CHECK(contains(error_for({.final_seq_length = 0}), "final_seq_length must be in [1, 2^20], got 0"));
+  CHECK(contains(error_for({.shear_scale = -1}), "shear_scale must be finite and in [0, 1e6], got -1"));
+  CHECK(contains(error_for({.corr_noise_sigma = std::nan("")}), "corr_noise_sigma"));
+}
