@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,12 @@ Bytes read_whole_file(const fs::path& file, const char* who) {
   XGRAD_CHECK(in.is_open(), "{}: {}: cannot open it ({})", who, q(file), std::strerror(errno));
   const auto size = fs::file_size(file, ec);
   XGRAD_CHECK(!ec, "{}: {}: cannot read its size ({})", who, q(file), ec.message());
-  Bytes bytes(size);
+  Bytes bytes;
+  try {
+    bytes.resize(size);
+  } catch (const std::bad_alloc&) {
+    XGRAD_CHECK(false, "{}: {}: out of memory reading its {} bytes", who, q(file), size);
+  }
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
   XGRAD_CHECK(in.gcount() == static_cast<std::streamsize>(size), "{}: {}: read {} of its {} bytes", who,
               q(file), in.gcount(), size);
@@ -62,7 +68,13 @@ Bytes gunzip(const Bytes& packed, const fs::path& file, const char* who) {
       zs.avail_in = static_cast<uInt>(n);
       in_pos += n;
     }
-    if (out_pos == out.size()) out.resize(out.size() * 2);
+    if (out_pos == out.size()) {
+      try {
+        out.resize(out.size() * 2);
+      } catch (const std::bad_alloc&) {
+        XGRAD_CHECK(false, "{}: {}: out of memory inflating it ({} bytes so far)", who, q(file), out_pos);
+      }
+    }
     const std::size_t room = std::min(kChunk, out.size() - out_pos);
     zs.next_out = out.data() + out_pos;
     zs.avail_out = static_cast<uInt>(room);

@@ -1,12 +1,17 @@
 // The MNIST-1D generator (data/mnist1d.cpp): the default set's shapes, class balance and statistics,
-// determinism, the templates, the recipe with its random knobs turned off, and bad options.
+// determinism, the templates, the recipe with its random knobs turned off, bad options, and the
+// .npz loader.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <cstdint>
 #include <vector>
 
 #include <xgrad/data/mnist1d.h>
+#include <xgrad/io/npz.h>
 #include <xgrad/ops.h>
 
 #include "test_util.h"
@@ -210,4 +215,50 @@ TEST_CASE("data: mnist1d rejects bad options, naming the option and the value") 
   CHECK(contains(error_for({.final_seq_length = 0}), "final_seq_length must be in [1, 2^20], got 0"));
   CHECK(contains(error_for({.shear_scale = -1}), "shear_scale must be finite and in [0, 1e6], got -1"));
   CHECK(contains(error_for({.corr_noise_sigma = std::nan("")}), "corr_noise_sigma"));
+}
+
+TEST_CASE("data: mnist1d loads from an .npz of x, y, x_test, y_test and checks the arrays") {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::temp_directory_path() / fmt::format("xgrad-mnist1d-{}.npz", ::getpid());
+  auto save_arrays = [&](const Tensor& x, const Tensor& y, const Tensor& x_test, const Tensor& y_test) {
+    StateDict arrays;
+    if (x.defined()) arrays.insert("x", x);
+    if (y.defined()) arrays.insert("y", y);
+    if (x_test.defined()) arrays.insert("x_test", x_test);
+    if (y_test.defined()) arrays.insert("y_test", y_test);
+    xgrad::save(arrays, file);
+  };
+  const Tensor x = arange(0, 12, 1, {.dtype = float64}).reshape({3, 4});
+  const Tensor y = tensor(std::vector<std::int64_t>{0, 9, 5}, {3});
+  const Tensor x_test = full({1, 4}, 0.5, {.dtype = float64});
+  const Tensor y_test = tensor(std::vector<std::int64_t>{2}, {1});
+
+  save_arrays(x, y, x_test, y_test);
+  const data::Mnist1d set = data::load_mnist1d_npz(file);
+  CHECK(set.x.dtype() == float32);
+  CHECK(set.x.shape() == Shape{3, 4});
+  CHECK(set.x.to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  CHECK(set.y.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 9, 5});
+  CHECK(set.x_test.to_vector<float>() == std::vector<float>(4, 0.5f));
+  CHECK(set.y_test.to_vector<std::int64_t>() == std::vector<std::int64_t>{2});
+
+  auto load_error = [&] {
+    const std::string msg = error_of([&] { data::load_mnist1d_npz(file); });
+    CHECK_MESSAGE(contains(msg, file.string()), msg);
+    return msg;
+  };
+  save_arrays(x, y, x_test, Tensor());
+  CHECK(contains(load_error(), "has no array 'y_test' (expected x, y, x_test, y_test)"));
+  save_arrays(x, tensor(std::vector<std::int64_t>{0, 1}, {2}), x_test, y_test);
+  CHECK(contains(load_error(), "'x' has 3 signals but 'y' has 2 labels"));
+  save_arrays(x, tensor(std::vector<std::int64_t>{0, 10, 1}, {3}), x_test, y_test);
+  CHECK(contains(load_error(), "'y' holds label 10 at index 1, outside 0..9"));
+  save_arrays(x, y.to(float32), x_test, y_test);
+  CHECK(contains(load_error(), "array 'y' must be integer labels of shape [N], got float32"));
+  save_arrays(x.reshape({12}), y, x_test, y_test);
+  CHECK(contains(load_error(), "array 'x' must be numbers of shape [N, length]"));
+  save_arrays(x, y, full({1, 5}, 0.5), y_test);
+  CHECK(contains(load_error(), "'x' has signals of 4 points but 'x_test' of 5"));
+  fs::remove(file);
+  CHECK(contains(load_error(), file.string()));  // the npz reader's own message for a missing file
 }

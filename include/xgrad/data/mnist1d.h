@@ -4,6 +4,7 @@
 // from the published recipe (no download); the default options give the standard 4,000 / 1,000 split.
 // Same recipe as the original, not the same numbers: the draws come from an xgrad Generator.
 #include <cstdint>
+#include <filesystem>
 
 #include "xgrad/tensor.h"
 
@@ -35,6 +36,11 @@ struct Mnist1d {
 };
 
 Mnist1d make_mnist1d(const Mnist1dOptions& options = {});
+
+// A saved set: a NumPy .npz with arrays x [N, L] and x_test [M, L] (any float or integer dtype,
+// returned as float32) and y [N], y_test [M] (integers in 0..9, returned as int64), e.g. written by
+// numpy.savez from the original project's data. Raises naming the file and the array at fault.
+Mnist1d load_mnist1d_npz(const std::filesystem::path& file);
 
 // The 10 templates, float64 [10, 12]: each digit's 12 points whitened (mean 0, std 1), shifted so
 // the first point is 0, divided by 6.
