@@ -58,7 +58,20 @@ Bytes gunzip(const Bytes& packed, const fs::path& file, const char* who) {
     ~End() { inflateEnd(zs); }
   } end{&zs};
 
-  Bytes out(std::max<std::size_t>(packed.size() * 4, 1 << 16));
+  // The last member's trailer holds its size mod 2^32: the usual single-member file then inflates
+  // into one exact buffer. Capped at deflate's largest ratio (about 1032:1) against a forged trailer.
+  std::size_t size_hint = std::size_t{1} << 16;
+  if (packed.size() >= 18) {
+    const unsigned char* t = packed.data() + packed.size() - 4;
+    const std::size_t isize = t[0] | (t[1] << 8) | (t[2] << 16) | (std::size_t{t[3]} << 24);
+    size_hint = std::max(size_hint, std::min(isize, packed.size() * 1032));
+  }
+  Bytes out;
+  try {
+    out.resize(size_hint);
+  } catch (const std::bad_alloc&) {
+    XGRAD_CHECK(false, "{}: {}: out of memory inflating it ({} bytes)", who, q(file), size_hint);
+  }
   std::size_t in_pos = 0, out_pos = 0;
   constexpr std::size_t kChunk = std::size_t{1} << 30;  // avail_in / avail_out are 32-bit
   for (;;) {
