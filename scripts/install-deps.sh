@@ -8,6 +8,7 @@ packages=(
   xtensor-dev libxsimd-dev libfmt-dev doctest-dev libopenblas-dev libbenchmark-dev
   cmake g++ ninja-build ccache pkg-config
   zlib1g-dev python3-numpy
+  dataset-fashion-mnist  # Fashion-MNIST in /usr/share/datasets/fashion-mnist (data::default_fashion_mnist_dir)
 )
 
 missing=()
