@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <xgrad/data/idx.h>
+#include <xgrad/data/mnist.h>
 
 #include "test_util.h"
 
@@ -280,4 +281,32 @@ TEST_CASE("data: the Debian Fashion-MNIST test split has 10,000 images, 1,000 pe
   CHECK(ints(split.labels[Tensor(arange(5, {.dtype = int64}))]) == std::vector<std::int64_t>{9, 2, 1, 1, 6});
   // Mean pixel 0.2868: all bytes sum to 573,469,082 (Python's gzip module); float32 pixels round at 6e-8.
   CHECK(split.images.to(float64).mean().item() == doctest::Approx(573469082.0 / 255.0 / 7840000.0).epsilon(1e-6));
+}
+
+TEST_CASE("data: FashionMNIST is a dataset of [1, 28, 28] images and 0-d labels with the class names") {
+  const fs::path dir = data::default_fashion_mnist_dir();
+  if (!fs::exists(dir / "t10k-images-idx3-ubyte.gz")) {
+    MESSAGE("skipped: the Debian package dataset-fashion-mnist is not installed (no ", dir.string(), ")");
+    return;
+  }
+  const data::MnistDataset test_set = data::FashionMNIST(data::Split::test);
+  CHECK(test_set.size() == 10000);
+  CHECK(test_set.split() == data::Split::test);
+  REQUIRE(test_set.classes().size() == 10);
+  CHECK(test_set.classes()[0] == "T-shirt/top");
+  CHECK(test_set.classes()[9] == "Ankle boot");
+  const data::Example first = test_set.get(0);
+  CHECK(first.input.shape() == Shape{1, 28, 28});
+  CHECK(first.target.dim() == 0);
+  CHECK(first.target.item<std::int64_t>() == 9);  // an ankle boot, as in the split test above
+  CHECK(data::FashionMNIST(dir, data::Split::train).size() == 60000);
+  CHECK(test_set.classes()[static_cast<std::size_t>(test_set.get(1).target.item<std::int64_t>())] == "Pullover");
+}
+
+TEST_CASE("data: MNIST reads its split from a folder and names digits, errors name the files") {
+  const fs::path dir = fs::temp_directory_path() / ("xgrad-mnist-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CHECK(test::error_of([&] { data::MNIST(dir, data::Split::train); }).find("train-images-idx3-ubyte") !=
+        std::string::npos);
+  fs::remove_all(dir);
 }

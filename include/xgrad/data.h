@@ -5,5 +5,6 @@
 #include "xgrad/data/data_loader.h"
 #include "xgrad/data/dataset.h"
 #include "xgrad/data/idx.h"
+#include "xgrad/data/mnist.h"
 #include "xgrad/data/mnist1d.h"
 #include "xgrad/data/transforms.h"
