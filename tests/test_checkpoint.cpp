@@ -46,37 +46,8 @@ namespace {
 
 using test::error_of;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// A fresh folder under the system's temp folder, removed with everything in it.
-class TempFolder {
- public:
-  TempFolder() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("xgrad-checkpoint-{}-{}", ::getpid(), counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
+using test::contains;
+using test::TempFolder;
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -273,7 +244,7 @@ std::vector<std::string> temporaries_in(const TempFolder& dir) {
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("checkpoint: round trip keeps every dtype, shape (0-d, empty, rank 7, large), name and bit") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   StateDict s;
   const float inf = std::numeric_limits<float>::infinity();
   s.insert("layer.0.weight", tensor(std::vector<float>{1.5f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
@@ -334,7 +305,7 @@ TEST_CASE("checkpoint: npy headers are NumPy's bytes, padded so data starts at a
 }
 
 TEST_CASE("checkpoint: zip64 records (forced on a small archive, and from 65535 entries) read back") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const StateDict s = small_state();
   io::save_npz(s, dir / "zip64.npz", {.zip64_from_size = 0, .zip64_from_count = 0});
   const std::string bytes = read_bytes(dir / "zip64.npz");
@@ -360,7 +331,7 @@ TEST_CASE("checkpoint: zip64 records (forced on a small archive, and from 65535 
 }
 
 TEST_CASE("checkpoint: narrow integers widen to int64, bools load as bool, Fortran order is transposed, npy 2.0 reads") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const auto dict = [](const std::string& descr, const std::string& shape, bool fortran = false) {
     return fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}", descr, fortran ? "True" : "False", shape);
   };
@@ -393,7 +364,7 @@ TEST_CASE("checkpoint: narrow integers widen to int64, bools load as bool, Fortr
 
 TEST_CASE("checkpoint: numpy.load reads our files: names, dtypes, shapes, values, and numpy.save's exact bytes") {
   SKIP_WITHOUT_NUMPY();
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   StateDict s;
   s.insert("w", tensor(std::vector<float>{-3, -2.75f, -2.5f, -2.25f, -2, -1.75f}, {2, 3}));
   std::vector<double> sevenths(5);
@@ -462,7 +433,7 @@ print('ok')
 
 TEST_CASE("checkpoint: files from numpy.savez and numpy.savez_compressed load with identical values") {
   SKIP_WITHOUT_NUMPY();
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   bool ok = false;
   const std::string output = run_python(dir, R"(
 import os, sys
@@ -525,7 +496,7 @@ print('ok')
 
 TEST_CASE("checkpoint: numpy files with big-endian, complex or bzip2-compressed arrays are refused, each named") {
   SKIP_WITHOUT_NUMPY();
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   bool ok = false;
   const std::string output = run_python(dir, R"(
 import io, os, sys, zipfile
@@ -552,7 +523,7 @@ print('ok')
 }
 
 TEST_CASE("checkpoint: a file truncated at any offset raises, naming the file and the truncation") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path good = dir / "good.npz";
   save(small_state(), good);
   const std::string bytes = read_bytes(good);
@@ -567,7 +538,7 @@ TEST_CASE("checkpoint: a file truncated at any offset raises, naming the file an
 }
 
 TEST_CASE("checkpoint: one flipped byte anywhere is detected or harmless, and data damage is a CRC mismatch") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const StateDict original = small_state();
   save(original, dir / "good.npz");
   const std::string bytes = read_bytes(dir / "good.npz");
@@ -605,7 +576,7 @@ TEST_CASE("checkpoint: one flipped byte anywhere is detected or harmless, and da
 }
 
 TEST_CASE("checkpoint: fake files (text, empty, a zip without arrays, a lone .npy, a folder, missing) raise clearly") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   write_bytes(dir / "text.npz", "this is a text file, not a checkpoint\n");
   CHECK(contains(error_of([&] { load(dir / "text.npz"); }), "it is not a zip archive: it starts with \"this is \""));
   write_bytes(dir / "empty.npz", "");
@@ -623,7 +594,7 @@ TEST_CASE("checkpoint: fake files (text, empty, a zip without arrays, a lone .np
 }
 
 TEST_CASE("checkpoint: every bad entry of an archive is listed with its problem") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const std::string floats = bytes_of(std::vector<float>{1, 2});
   const auto dict = [](const std::string& descr, const std::string& shape) {
     return fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
@@ -720,7 +691,7 @@ std::string zip_of_deflated(const std::string& name, const std::string& compress
 }  // namespace
 
 TEST_CASE("checkpoint: deflated entries inflate, and damaged, truncated or mis-sized streams are caught") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   std::vector<double> values(1000);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 17) / 8.0;
   const std::string npy = io::npy::format_header(float64, {1000}) + bytes_of(values);
@@ -763,7 +734,7 @@ TEST_CASE("checkpoint: deflated entries inflate, and damaged, truncated or mis-s
 }
 
 TEST_CASE("checkpoint: a save removes temporaries of dead processes, and only those") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const pid_t dead = ::fork();
   REQUIRE(dead >= 0);
   if (dead == 0) ::_exit(0);
@@ -783,7 +754,7 @@ TEST_CASE("checkpoint: a save removes temporaries of dead processes, and only th
 }
 
 TEST_CASE("checkpoint: AtomicFile replaces its target on commit only") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path target = dir / "notes.txt";
   write_bytes(target, "old");
   {
@@ -810,7 +781,7 @@ TEST_CASE("checkpoint: AtomicFile replaces its target on commit only") {
 }
 
 TEST_CASE("checkpoint: directory records sharing their bytes (a zip bomb's trick) are refused") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   StateDict s;
   s.insert("a", ones({1000}));
   s.insert("b", ones({1000}));
@@ -827,7 +798,7 @@ TEST_CASE("checkpoint: directory records sharing their bytes (a zip bomb's trick
 }
 
 TEST_CASE("checkpoint: an unsupported compression method is named") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   StateDict s;
   s.insert("x", ones({2}));
   save(s, dir / "x.npz");
@@ -842,7 +813,7 @@ TEST_CASE("checkpoint: an unsupported compression method is named") {
 }
 
 TEST_CASE("checkpoint: an unreadable file raises naming it (chmod 000)") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path path = dir / "secret.npz";
   save(small_state(), path);
   fs::permissions(path, fs::perms::none);
@@ -853,7 +824,7 @@ TEST_CASE("checkpoint: an unreadable file raises naming it (chmod 000)") {
 }
 
 TEST_CASE("checkpoint: saving into a missing folder fails and creates nothing") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path path = dir / "not" / "there" / "ckpt.npz";
   CHECK(contains(error_of([&] { save(small_state(), path); }),
                  "save: cannot write '" + path.string() + "': folder '" + (dir / "not" / "there").string() + "' does not exist"));
@@ -861,7 +832,7 @@ TEST_CASE("checkpoint: saving into a missing folder fails and creates nothing") 
 }
 
 TEST_CASE("checkpoint: saving into a read-only folder fails and leaves the old file, no temporary") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path path = dir / "ckpt.npz";
   const StateDict old = small_state();
   save(old, path);
@@ -886,7 +857,7 @@ TEST_CASE("checkpoint: saving into a read-only folder fails and leaves the old f
 }
 
 TEST_CASE("checkpoint: an error mid-write (file size limit) or an undefined tensor leaves the old file, no temporary") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path path = dir / "ckpt.npz";
   const StateDict old = small_state();
   save(old, path);
@@ -961,7 +932,7 @@ KilledSave kill_save_midway(const StateDict& state, const fs::path& path, long l
 }  // namespace
 
 TEST_CASE("checkpoint: a save killed (SIGKILL) mid-write leaves the old checkpoint intact and no temporary") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   const fs::path path = dir / "ckpt.npz";
   const StateDict old = small_state();
   StateDict big;  // 300 MB
@@ -1053,7 +1024,7 @@ struct TinyModel {
 }  // namespace
 
 TEST_CASE("checkpoint: save and load of objects with state_dict, strict and not, through handles too") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   TinyModel trained;
   trained.weight = arange(6).reshape({2, 3});
   trained.bias = tensor(std::vector<float>{-1, 1}, {2});
@@ -1095,7 +1066,7 @@ TEST_CASE("checkpoint: save and load of objects with state_dict, strict and not,
 }
 
 TEST_CASE("checkpoint: a model and its optimizer state share one file under prefixes") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   TinyModel model;
   model.weight = arange(6).reshape({2, 3});
   StateDict optimizer;  // what an optimizer's state_dict() holds: counts, options, buffers
@@ -1121,7 +1092,7 @@ TEST_CASE("checkpoint: a model and its optimizer state share one file under pref
 }
 
 TEST_CASE("checkpoint: bool masks round-trip as NumPy '|b1'") {
-  TempFolder dir;
+  TempFolder dir("checkpoint");
   StateDict s;
   const Tensor x = tensor({-1.0, 2.0, 0.0, 3.0, -0.5, 7.0}).reshape({2, 3});
   s.insert("mask", x > 0.0);

@@ -26,28 +26,8 @@ namespace {
 using Bytes = std::vector<unsigned char>;
 using test::error_of;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-class TempFolder {
- public:
-  TempFolder() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("xgrad-idx-{}-{}", ::getpid(), counter++);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::contains;
+using test::TempFolder;
 
 // An IDX file: magic 0 0 type ndim, big-endian uint32 dims, then the payload as given.
 Bytes idx_file(unsigned char type, const std::vector<std::uint32_t>& dims, const Bytes& payload) {
@@ -90,7 +70,7 @@ Bytes mnist_labels(const Bytes& labels) { return idx_file(0x08, {static_cast<std
 }  // namespace
 
 TEST_CASE("data: read_idx decodes every IDX type big-endian into int64, float32 or float64") {
-  TempFolder dir;
+  TempFolder dir("idx");
   write_plain(dir / "ubyte", idx_file(0x08, {2, 3}, {0, 1, 2, 127, 128, 255}));
   Tensor u = data::read_idx(dir / "ubyte");
   CHECK(u.dtype() == int64);
@@ -128,7 +108,7 @@ TEST_CASE("data: read_idx decodes every IDX type big-endian into int64, float32 
 }
 
 TEST_CASE("data: read_idx recognises gzip by its magic bytes, not by the file name") {
-  TempFolder dir;
+  TempFolder dir("idx");
   const Bytes file = idx_file(0x0B, {2, 2}, {0, 1, 0, 2, 0xff, 0xff, 0x7f, 0xff});
   write_gzip(dir / "packed.idx", file);  // gzip without .gz
   write_plain(dir / "plain.gz", file);    // plain with .gz
@@ -146,7 +126,7 @@ TEST_CASE("data: read_idx recognises gzip by its magic bytes, not by the file na
 }
 
 TEST_CASE("data: read_idx errors name the file and what is wrong") {
-  TempFolder dir;
+  TempFolder dir("idx");
   auto error_for = [&](const std::string& name, const Bytes& bytes) {
     write_plain(dir / name, bytes);
     const std::string msg = error_of([&] { data::read_idx(dir / name); });
@@ -194,7 +174,7 @@ TEST_CASE("data: read_idx errors name the file and what is wrong") {
 }
 
 TEST_CASE("data: load_mnist_split reads images scaled to [0, 1] and int64 labels, plain or gzip") {
-  TempFolder dir;
+  TempFolder dir("idx");
   write_plain(dir / "train-images-idx3-ubyte", mnist_images(3));
   write_gzip(dir / "train-labels-idx1-ubyte.gz", mnist_labels({7, 0, 9}));
   write_gzip(dir / "t10k-images-idx3-ubyte.gz", mnist_images(2));
@@ -217,7 +197,7 @@ TEST_CASE("data: load_mnist_split reads images scaled to [0, 1] and int64 labels
 }
 
 TEST_CASE("data: load_mnist_split errors name both files") {
-  TempFolder dir;
+  TempFolder dir("idx");
   const std::string images = (dir / "train-images-idx3-ubyte").string();
   const std::string labels = (dir / "train-labels-idx1-ubyte").string();
   auto load_error = [&] {
@@ -304,9 +284,6 @@ TEST_CASE("data: FashionMNIST is a dataset of [1, 28, 28] images and 0-d labels 
 }
 
 TEST_CASE("data: MNIST reads its split from a folder and names digits, errors name the files") {
-  const fs::path dir = fs::temp_directory_path() / ("xgrad-mnist-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  CHECK(test::error_of([&] { data::MNIST(dir, data::Split::train); }).find("train-images-idx3-ubyte") !=
-        std::string::npos);
-  fs::remove_all(dir);
+  const TempFolder dir("mnist");  // empty
+  CHECK(contains(error_of([&] { data::MNIST(dir.path(), data::Split::train); }), "train-images-idx3-ubyte"));
 }

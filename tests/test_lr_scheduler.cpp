@@ -74,7 +74,7 @@ void check_exact(const Sequence& got, const Sequence& expected) {
   }
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 }  // namespace
 

@@ -22,7 +22,7 @@ namespace {
 
 using test::error_of;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // Pearson correlation of two equally long rows.
 double correlation(const std::vector<double>& a, const std::vector<double>& b) {

@@ -20,7 +20,7 @@ using Steps = std::vector<std::vector<double>>;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // The problem of tests/optim_expected.py: p = [1, -2, 3] and a fixed gradient per step.
 const std::vector<double> kStart = {1.0, -2.0, 3.0};

@@ -8,8 +8,6 @@
 #include <xgrad/optim.h>
 #include <xgrad/xgrad.h>
 
-#include <filesystem>
-#include <unistd.h>
 #include <memory>
 
 #include "test_util.h"
@@ -78,8 +76,7 @@ TEST_CASE("resume: a run saved at step k and reloaded into fresh objects continu
     for (int i = 0; i < kTotalSteps; ++i) straight.push_back(run.step(x, y));
   }
 
-  const auto dir = std::filesystem::temp_directory_path() / ("xgrad-resume-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::TempFolder dir("resume");
   const auto path = dir / "ckpt.npz";
   {
     Run run(42);
@@ -93,5 +90,4 @@ TEST_CASE("resume: a run saved at step k and reloaded into fresh objects continu
     INFO("step ", i);
     CHECK(resumed.step(x, y) == straight[static_cast<std::size_t>(i)]);
   }
-  std::filesystem::remove_all(dir);
 }

@@ -4,12 +4,17 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <xgrad/xgrad.h>
 
@@ -88,6 +93,39 @@ inline std::string error_of(const std::function<void()>& f) {
 struct ThreadCountGuard {
   int saved = get_num_threads();
   ~ThreadCountGuard() { set_num_threads(saved); }
+};
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A fresh folder under the system's temp folder ("xgrad-<tag>-<pid>-<n>"), removed with everything
+// in it (permissions a test took away are given back first).
+class TempFolder {
+ public:
+  explicit TempFolder(const std::string& tag = "test") {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() / fmt::format("xgrad-{}-{}-{}", tag, ::getpid(), counter++);
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  std::filesystem::path path_;
 };
 
 }  // namespace xgrad::test
